@@ -1,0 +1,115 @@
+"""The strict build passes, and the built site loads nothing from any host but its own."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from tests.conftest import build_site
+from tests.support import ROOT
+
+MERMAID_SCRIPT = "assets/vendor/mermaid/mermaid.min.js"
+# Attributes through which a page makes the browser fetch something by itself.
+LOADING_ATTRIBUTES = {
+    "script": ["src"],
+    "img": ["src", "srcset"],
+    "iframe": ["src"],
+    "source": ["src", "srcset"],
+    "video": ["src", "poster"],
+    "audio": ["src"],
+    "embed": ["src"],
+    "object": ["data"],
+}
+PRELOADING_RELS = {"stylesheet", "preload", "prefetch", "modulepreload", "icon", "manifest",
+                   "preconnect", "dns-prefetch"}
+
+
+class ResourceCollector(HTMLParser):
+    """Collects every URL a page loads by itself (not the links a reader may click)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.has_mermaid_block = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if "mermaid" in (values.get("class") or "").split():
+            self.has_mermaid_block = True
+        for name in LOADING_ATTRIBUTES.get(tag, []):
+            if values.get(name):
+                self.urls.append(values[name])
+        if tag == "link" and PRELOADING_RELS & set((values.get("rel") or "").split()):
+            self.urls.append(values.get("href") or "")
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def collect(page: Path) -> ResourceCollector:
+    collector = ResourceCollector()
+    collector.feed(page.read_text(encoding="utf-8"))
+    return collector
+
+
+def is_external(url: str) -> bool:
+    return bool(re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", url, re.I)) and not url.startswith("data:")
+
+
+def test_strict_build_has_no_warnings(site_build: tuple[Path, str]):
+    _, log = site_build
+    problems = [line for line in log.splitlines() if re.match(r"(WARNING|ERROR)", line)]
+    assert problems == []
+
+
+def test_a_missing_snippet_fails_the_build(tmp_path: Path):
+    """check_paths: a page that includes a snippet file that does not exist must not build."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text('# Probe\n\n```py\n--8<-- "fundamentals/no_such_file.py"\n```\n')
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
+        f"docs_dir: {docs}\n"
+        f"theme: {{name: material, custom_dir: {ROOT / 'overrides'}}}\n"
+        "plugins: [search]\n"
+        "nav: [index.md]\n"
+    )
+    result = build_site(tmp_path / "site", config)
+    assert result.returncode != 0
+    assert "no_such_file.py" in result.stderr
+
+
+def test_pages_load_nothing_from_other_hosts(built_site: Path):
+    external = {
+        str(page.relative_to(built_site)): url
+        for page in pages(built_site)
+        for url in collect(page).urls
+        if is_external(url)
+    }
+    assert external == {}
+
+
+def test_stylesheets_import_nothing_from_other_hosts(built_site: Path):
+    for stylesheet in built_site.rglob("*.css"):
+        text = stylesheet.read_text(encoding="utf-8")
+        assert not re.search(r"(@import|url\()\s*['\"]?(https?:)?//", text), stylesheet
+
+
+def test_mermaid_loads_only_on_pages_with_a_diagram(built_site: Path):
+    with_diagrams = 0
+    for page in pages(built_site):
+        collector = collect(page)
+        loads_mermaid = any(url.endswith(MERMAID_SCRIPT) for url in collector.urls)
+        assert loads_mermaid == collector.has_mermaid_block, page
+        with_diagrams += collector.has_mermaid_block
+    assert with_diagrams > 0, "no page has a diagram: the check above proved nothing"
+
+
+def test_vendored_libraries_carry_their_licences(built_site: Path):
+    vendor = built_site / "assets" / "vendor"
+    assert (vendor / "mermaid" / "LICENSE").is_file()
+    assert (vendor / "tablesort" / "LICENCE").is_file()
+    assert "mermaid 11." in (vendor / "VERSIONS").read_text()
