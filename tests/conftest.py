@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,15 @@ def _fail_on_leaked_resources():
 
 
 def build_site(
-    destination: Path, config: Path = ROOT / "mkdocs.yml"
+    destination: Path, config: Path = ROOT / "mkdocs.yml", site_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``mkdocs build --strict`` of ``config`` into ``destination``; returns the process."""
+    """``mkdocs build --strict`` of ``config`` into ``destination``; returns the process.
+
+    ``site_url`` (the ``SITE_URL`` that mkdocs.yml reads) is the address the site is served at.
+    """
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    if site_url is not None:
+        env["SITE_URL"] = site_url
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", destination],
         cwd=ROOT,
@@ -40,10 +47,29 @@ def build_site(
 
 
 @pytest.fixture(scope="session")
-def site_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def site_socket() -> Iterator[socket.socket]:
+    """A listening socket on a port the OS chose, reserved for the whole run.
+
+    The site is built with ``site_url`` on this port and the browser suite serves it from this
+    very socket: Material's instant navigation works only when the served origin is the
+    ``site_url``, and a port the OS picked never clashes with a running ``make serve``.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock
+
+
+@pytest.fixture(scope="session")
+def site_url(site_socket: socket.socket) -> str:
+    return f"http://127.0.0.1:{site_socket.getsockname()[1]}/"
+
+
+@pytest.fixture(scope="session")
+def site_build(tmp_path_factory: pytest.TempPathFactory, site_url: str) -> tuple[Path, str]:
     """The site, built once per run with ``--strict`` into a temporary folder, and its log."""
     destination = tmp_path_factory.mktemp("site")
-    result = build_site(destination)
+    result = build_site(destination, site_url=site_url)
     assert result.returncode == 0, f"strict build failed:\n{result.stdout}\n{result.stderr}"
     return destination, result.stderr
 
