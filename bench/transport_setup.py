@@ -1,0 +1,209 @@
+"""Time to first byte on a new connection: TCP, TCP + TLS 1.3, QUIC and QUIC 0-RTT, on loopback.
+
+For each transport, a client opens a new connection to an echo server on 127.0.0.1, sends a
+16-byte request and waits for the first byte of the reply; the median of ROUNDS runs is printed.
+Then, on one open connection, the median time of a request after set-up. Loopback has no real
+latency, so the last column computes what each costs over a 50 ms round trip from the number of
+round trips each protocol needs by design (RFC 9293, RFC 8446, RFC 9000/9001).
+
+Run: python bench/transport_setup.py
+(a few seconds; writes bench/results/transport_setup.txt and docs/transport/img/transport_setup.svg)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+import trustme
+from aioquic.asyncio import connect, serve
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.tls import SessionTicket
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROUNDS = 20
+RTT_MS = 50.0
+REQUEST = b"GET /first-byte\n"  # 16 bytes
+HERE = Path(__file__).resolve().parent
+TABLE = HERE / "results" / "transport_setup.txt"
+FIGURE = HERE.parent / "docs" / "transport" / "img" / "transport_setup.svg"
+
+# Round trips before the first byte of the reply can arrive, by protocol design:
+# (set-up round trips, then 1 for the request and its reply)
+SETUP_RTTS = {
+    "TCP": 1,  # SYN / SYN-ACK; the request rides with the final ACK
+    "TCP + TLS 1.3": 2,  # TCP handshake, then ClientHello / ServerHello..Finished
+    "QUIC (new)": 1,  # transport and TLS 1.3 handshakes in the same packets
+    "QUIC 0-RTT (resumed)": 0,  # the request goes in the first flight
+}
+
+
+async def echo_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(1024):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+async def measure_tcp(tls: bool, ca: trustme.CA) -> tuple[list[float], list[float]]:
+    server_ctx = client_ctx = None
+    if tls:
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_ctx)
+        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, and trusts nothing yet
+        ca.configure_trust(client_ctx)  # ...but our authority
+    server = await asyncio.start_server(echo_once, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    new, reuse = [], []
+    async with server:
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=client_ctx, server_hostname="localhost" if tls else None)
+            writer.write(REQUEST)
+            await reader.read(1)
+            new.append(time.perf_counter() - start)
+            await reader.readexactly(len(REQUEST) - 1)
+            for _ in range(ROUNDS):  # requests on the open connection
+                start = time.perf_counter()
+                writer.write(REQUEST)
+                await reader.readexactly(len(REQUEST))
+                reuse.append(time.perf_counter() - start)
+            writer.close()
+            await writer.wait_closed()
+    return new, reuse
+
+
+async def measure_quic(ca: trustme.CA, zero_rtt: bool) -> tuple[list[float], list[float]]:
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    server_cfg = QuicConfiguration(is_client=False, alpn_protocols=["echo"])
+    server_cfg.certificate = x509.load_pem_x509_certificate(issued.cert_chain_pems[0].bytes())
+    server_cfg.private_key = load_pem_private_key(issued.private_key_pem.bytes(), None)
+    tickets: dict[bytes, SessionTicket] = {}
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.create_task(echo_once(reader, writer))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server = await serve("127.0.0.1", 0, configuration=server_cfg, stream_handler=on_stream,
+                         session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t),
+                         session_ticket_fetcher=lambda label: tickets.pop(label, None))
+    port = server._transport.get_extra_info("sockname")[1]  # aioquic has no public accessor
+    new, reuse = [], []
+    received: list[SessionTicket] = []
+    try:
+        for _ in range(ROUNDS):
+            cfg = QuicConfiguration(is_client=True, alpn_protocols=["echo"],
+                                    server_name="localhost", cadata=ca.cert_pem.bytes())
+            if zero_rtt:
+                cfg.session_ticket = received.pop() if received else None
+            start = time.perf_counter()
+            async with connect("127.0.0.1", port, configuration=cfg,
+                               session_ticket_handler=received.append,
+                               wait_connected=not (zero_rtt and cfg.session_ticket)) as client:
+                reader, writer = await client.create_stream()
+                writer.write(REQUEST)
+                await reader.read(1)
+                elapsed = time.perf_counter() - start
+                if not zero_rtt or cfg.session_ticket:  # the first 0-RTT run only gets a ticket
+                    new.append(elapsed)
+                writer.write_eof()
+                await reader.read()
+                for _ in range(ROUNDS if not zero_rtt else 0):
+                    reader, writer = await client.create_stream()
+                    start = time.perf_counter()
+                    writer.write(REQUEST)
+                    writer.write_eof()
+                    await reader.read()
+                    reuse.append(time.perf_counter() - start)
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return new, reuse
+
+
+async def measure() -> dict[str, tuple[float, float | None]]:
+    ca = trustme.CA()
+    results = {}
+    for name, job in [("TCP", measure_tcp(False, ca)), ("TCP + TLS 1.3", measure_tcp(True, ca)),
+                      ("QUIC (new)", measure_quic(ca, False)),
+                      ("QUIC 0-RTT (resumed)", measure_quic(ca, True))]:
+        new, reuse = await job
+        results[name] = (median_ms(new), median_ms(reuse) if reuse else None)
+    return results
+
+
+def table(results: dict[str, tuple[float, float | None]]) -> str:
+    header = (f"{'transport':<21}{'set-up':>7}{'RTTs to':>10}{'at 50 ms':>10}"
+              f"{'loopback':>10}{'loopback':>11}")
+    header2 = f"{'':<21}{'RTTs':>7}{'1st byte':>10}{'RTT':>10}{'new conn':>10}{'open conn':>11}"
+    lines = [header, header2, "-" * len(header)]
+    for name, (new_ms, reuse_ms) in results.items():
+        rtts = SETUP_RTTS[name] + 1
+        reuse = f"{reuse_ms:.3f} ms" if reuse_ms is not None else "-"
+        lines.append(f"{name:<21}{SETUP_RTTS[name]:>7}{rtts:>10}{rtts * RTT_MS:>7.0f} ms"
+                     f"{new_ms:>7.2f} ms{reuse:>11}")
+    lines += [
+        "",
+        f"loopback new conn: median of {ROUNDS} new connections, from connect to the first",
+        "  byte of the reply to a 16-byte request (set-up included);",
+        f"loopback open conn: median of {ROUNDS}x{ROUNDS} requests on open connections;",
+        "  Python asyncio, stdlib ssl, aioquic, on 127.0.0.1.",
+        f"at 50 ms RTT: round trips to the first byte x {RTT_MS:.0f} ms, calculated, not measured.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, tuple[float, float | None]]) -> None:
+    plt.rcParams["svg.hashsalt"] = "networking-essentials"
+    names = list(results)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.barh(names, [results[n][0] for n in names], color="#3f51b5")
+    left.set_title("Loopback, measured (median ms)")
+    left.invert_yaxis()
+    right.barh(names, [(SETUP_RTTS[n] + 1) * RTT_MS for n in names], color="#ff9800")
+    right.set_title(f"Over a {RTT_MS:.0f} ms round trip, calculated (ms)")
+    right.invert_yaxis()
+    right.set_yticklabels([])
+    for axis in (left, right):
+        axis.set_xlabel("time to first byte of the reply (ms)")
+        for bar in axis.patches:
+            axis.annotate(f"{bar.get_width():.1f}", (bar.get_width(), bar.get_y() + 0.5),
+                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+        axis.margins(x=0.2)
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE, format="svg", metadata={"Date": None})
+    plt.close(fig)
+
+
+def main() -> None:
+    results = asyncio.run(measure())
+    text = table(results)
+    print(text, end="")
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE.write_text(text)
+    plot(results)
+
+
+if __name__ == "__main__":
+    main()
