@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 export NO_MKDOCS_2_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: serve test build bench transcripts lock vendor chromium clean
+.PHONY: serve test build bench figures transcripts lock vendor chromium clean
 
 ## serve: set up, then serve the site with live reload at http://127.0.0.1:8000
 serve: $(STAMP)
@@ -22,9 +22,14 @@ test: $(STAMP) chromium
 build: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
-## bench: page weights, Lighthouse scores and build times (see bench/README.md)
+## bench: page weights, Lighthouse scores and build times against the budgets (a few minutes)
 bench: $(STAMP) chromium
 	$(BIN)/python bench/site_speed.py
+
+## figures: re-run the chapters' benchmarks; they rewrite bench/results/ and the pages' plots
+figures: $(STAMP)
+	for script in transport_setup realtime_delivery http_connection_reuse api_styles failures_contention; do \
+	  $(BIN)/python bench/$$script.py || exit 1; done
 
 ## transcripts: rewrite the shown demo outputs and inline #> outputs from a real run
 transcripts: $(STAMP)
