@@ -1,8 +1,49 @@
 // Tables wrapped in <div class="sortable" markdown> sort when a header is clicked
 // (numerically where the column holds numbers). document$ emits on the first load and
 // again after every instant-navigation hop, so tables on pages reached that way sort too.
+
+var LEADING_NUMBER = /^[-+]?\d[\d,]*(\.\d+)?/;
+
+// Numbers, also with a unit or a note after them ("12 ms", "1,500 B", "1 (half_open_calls)"),
+// sort as numbers; a cell without a number counts as 0. Like tablesort's own sorts, b - a.
+Tablesort.extend(
+  "number-with-unit",
+  function (item) {
+    return LEADING_NUMBER.test(item.trim());
+  },
+  function (a, b) {
+    var number = function (text) {
+      var found = text.trim().match(LEADING_NUMBER);
+      return found ? parseFloat(found[0].replace(/,/g, "")) : 0;
+    };
+    return number(b) - number(a);
+  }
+);
+
+// Tablesort guesses a column's kind from its first three cells in the *current* order, so a
+// column of numbers with a few words in it sorted as numbers on one click and as text on the
+// next. Decide each column's kind once, from all its cells: numeric when most are numbers.
+function fixColumnKinds(table) {
+  var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+  if (!head || !table.tBodies.length) return;
+  Array.prototype.forEach.call(head.cells, function (th, index) {
+    if (th.hasAttribute("data-sort-method")) return; // an author's choice wins
+    var cells = Array.prototype.map
+      .call(table.tBodies[0].rows, function (row) {
+        return row.cells[index] ? row.cells[index].textContent.trim() : "";
+      })
+      .filter(Boolean);
+    var numbers = cells.filter(function (text) {
+      return LEADING_NUMBER.test(text);
+    }).length;
+    // "text" names no extension, so tablesort uses its default, case-insensitive text sort
+    th.setAttribute("data-sort-method", 2 * numbers > cells.length ? "number-with-unit" : "text");
+  });
+}
+
 document$.subscribe(function () {
   document.querySelectorAll("article .sortable table").forEach(function (table) {
+    fixColumnKinds(table);
     new Tablesort(table);
   });
 });
