@@ -31,6 +31,10 @@ import runpy
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+set_matplotlib_formats("svg")  # sharp at any zoom, and smaller than a PNG
+plt.rcParams["svg.fonttype"] = "none"  # keep text as text, not as drawn glyphs
 
 root = Path.cwd()
 while not (root / "snippets").is_dir():  # the build may run it from docs/ or the root

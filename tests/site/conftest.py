@@ -51,7 +51,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served_site(built_site: Path, site_socket: socket.socket, site_url: str) -> Iterator[str]:
     """Serves the built site from the socket its ``site_url`` names; yields that URL."""
     handler = functools.partial(_QuietHandler, directory=str(built_site))
@@ -89,7 +89,7 @@ def count_in_page(built_site: Path, site_url: str, url: str, pattern: str) -> in
     return len(re.findall(pattern, page_file(built_site, site_url, url).read_text("utf-8")))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # ends with tests/site: Playwright holds an event loop
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the run: Debian's, or the binary named by $CHROMIUM."""
     executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
