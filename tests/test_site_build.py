@@ -74,6 +74,7 @@ def test_a_missing_snippet_fails_the_build(tmp_path: Path):
         f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
         f"docs_dir: {docs}\n"
         f"theme: {{name: material, custom_dir: {ROOT / 'overrides'}}}\n"
+        f"hooks: [{ROOT / 'hooks' / 'notebook_css.py'}]\n"
         "plugins: [search]\n"
         "nav: [index.md]\n"
     )
