@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import io
@@ -52,3 +53,22 @@ def run_demo(path: Path, *args: str) -> str:
     finally:
         sys.argv = saved_argv
     return out.getvalue()
+
+
+@contextlib.asynccontextmanager
+async def serving(server):
+    """``await server.start()`` (which returns its port), yield the port, then ``close()``."""
+    port = await server.start()
+    try:
+        yield port
+    finally:
+        await server.close()
+
+
+async def closed_port() -> int:
+    """A port nobody listens on (bound, then released): connecting to it is refused."""
+    server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return port

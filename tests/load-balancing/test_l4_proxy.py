@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support import load_snippet
+from tests.support import closed_port, load_snippet, serving
 
 l4 = load_snippet("load-balancing/l4_proxy.py")
 
@@ -40,15 +40,6 @@ class EchoBackend:
         await self.server.wait_closed()
 
 
-@contextlib.asynccontextmanager
-async def running(proxy):
-    port = await proxy.start()
-    try:
-        yield port
-    finally:
-        await proxy.close()
-
-
 @pytest.fixture
 async def backends():
     servers = [l4.NameServer(name) for name in ("b1", "b2", "b3")]
@@ -58,18 +49,9 @@ async def backends():
         await server.close()
 
 
-async def closed_port() -> int:
-    """A port nobody listens on (bound, then released): connecting to it is refused."""
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
-    return port
-
-
 async def test_all_requests_on_one_connection_reach_one_backend(backends):
     _, started = backends
-    async with running(l4.L4Proxy(started)) as port:
+    async with serving(l4.L4Proxy(started)) as port:
         bodies = await l4.get_many("127.0.0.1", port, [f"/{n}" for n in range(6)])
         assert [body.split(":")[0] for body in bodies] == ["b1"] * 6
         assert bodies[5] == "b1: GET /5"
@@ -85,7 +67,7 @@ async def test_a_backend_that_is_down_is_skipped_with_a_log_line(backends):
     servers, started = backends
     lines = []
     down = l4.Backend("down", "127.0.0.1", await closed_port())
-    async with running(l4.L4Proxy([down, *started[:2]], report=lines.append)) as port:
+    async with serving(l4.L4Proxy([down, *started[:2]], report=lines.append)) as port:
         first = await l4.get_many("127.0.0.1", port, ["/a"])
         second = await l4.get_many("127.0.0.1", port, ["/b"])
         third = await l4.get_many("127.0.0.1", port, ["/c"])
@@ -96,7 +78,7 @@ async def test_a_backend_that_is_down_is_skipped_with_a_log_line(backends):
 async def test_when_no_backend_accepts_the_client_is_closed(caplog):
     lines = []
     down = [l4.Backend(f"d{n}", "127.0.0.1", await closed_port()) for n in (1, 2)]
-    async with running(l4.L4Proxy(down, report=lines.append)) as port:
+    async with serving(l4.L4Proxy(down, report=lines.append)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         async with asyncio.timeout(10):
             assert await reader.read() == b""
@@ -110,7 +92,7 @@ async def test_a_connect_timeout_skips_the_backend(backends):
     _, started = backends
     lines = []
     proxy = l4.L4Proxy(started[:1], connect_timeout=0, report=lines.append)
-    async with running(proxy) as port:
+    async with serving(proxy) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         async with asyncio.timeout(10):
             assert await reader.read() == b""
@@ -122,7 +104,7 @@ async def test_a_connect_timeout_skips_the_backend(backends):
 async def test_any_protocol_passes_through_with_backpressure():
     echo = EchoBackend()
     backend = await echo.start()
-    async with running(l4.L4Proxy([backend])) as port:
+    async with serving(l4.L4Proxy([backend])) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         payload = bytes(range(256)) * 16 * 1024  # 4 MiB: more than any socket buffer
         writer.write(payload)  # the echo can only go as fast as we read it back
@@ -140,7 +122,7 @@ async def test_any_protocol_passes_through_with_backpressure():
 async def test_a_client_that_vanishes_frees_the_backend_connection():
     echo = EchoBackend()
     backend = await echo.start()
-    async with running(l4.L4Proxy([backend])) as port:
+    async with serving(l4.L4Proxy([backend])) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"half a mess")
         await writer.drain()
@@ -154,7 +136,7 @@ async def test_a_client_that_vanishes_frees_the_backend_connection():
 
 async def test_a_backend_that_closes_closes_the_client(backends):
     servers, started = backends
-    async with running(l4.L4Proxy(started[:1])) as port:
+    async with serving(l4.L4Proxy(started[:1])) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"NOT HTTP\r\n\r\n")  # the name server gives up on this and closes
         async with asyncio.timeout(10):
@@ -166,7 +148,7 @@ async def test_a_backend_that_closes_closes_the_client(backends):
 async def test_an_idle_connection_is_closed_on_both_sides():
     echo = EchoBackend()
     backend = await echo.start()
-    async with running(l4.L4Proxy([backend], idle_timeout=0.2)) as port:
+    async with serving(l4.L4Proxy([backend], idle_timeout=0.2)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         started = time.monotonic()
         async with asyncio.timeout(10):
@@ -198,7 +180,7 @@ async def test_close_ends_open_connections():
 
 async def test_client_command_prints_who_answered(backends, capsys):
     _, started = backends
-    async with running(l4.L4Proxy(started)) as port:
+    async with serving(l4.L4Proxy(started)) as port:
         await asyncio.to_thread(l4.main, ["client", "--port", str(port)])
     assert capsys.readouterr().out.splitlines() == [f"b1: GET /page/{n}" for n in range(1, 7)]
 
@@ -256,7 +238,7 @@ async def test_the_demo_backend_closes_its_keep_alive_connections():
 
 async def test_a_half_close_is_passed_on_and_the_answer_still_arrives(backends):
     _, started = backends
-    async with running(l4.L4Proxy(started[:1])) as port:
+    async with serving(l4.L4Proxy(started[:1])) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
         writer.write_eof()  # "nothing more from me", as `nc -N` or a shutdown(SHUT_WR) does
@@ -278,7 +260,7 @@ async def test_a_quiet_client_does_not_count_as_idle_while_the_server_talks():
 
     server = await asyncio.start_server(trickle, "127.0.0.1", 0)
     backend = l4.Backend("push", "127.0.0.1", server.sockets[0].getsockname()[1])
-    async with running(l4.L4Proxy([backend], idle_timeout=0.3)) as port:
+    async with serving(l4.L4Proxy([backend], idle_timeout=0.3)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         async with asyncio.timeout(10):
             received = await reader.read()  # the client never sends a byte

@@ -4,18 +4,9 @@ import time
 
 import pytest
 
-from tests.support import load_snippet
+from tests.support import closed_port, load_snippet, serving
 
 l7 = load_snippet("load-balancing/l7_proxy.py")
-
-
-@contextlib.asynccontextmanager
-async def running(proxy):
-    port = await proxy.start()
-    try:
-        yield port
-    finally:
-        await proxy.close()
 
 
 @contextlib.asynccontextmanager
@@ -34,15 +25,6 @@ async def backends():
     yield servers, started
     for server in servers:
         await server.close()
-
-
-async def closed_port() -> int:
-    """A port nobody listens on (bound, then released): connecting to it is refused."""
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
-    return port
 
 
 class ScriptedBackend:
@@ -187,7 +169,7 @@ def test_relay_response_refuses_a_broken_answer_with_502(raw, reason):
 
 async def test_requests_on_one_connection_spread_over_the_backends(backends):
     _, (b1, b2, b3) = backends
-    async with running(l7.L7Proxy({"/": [b1, b2, b3]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [b1, b2, b3]})) as port, client(port) as c:
         answers = [await c.get(f"/page/{n}") for n in range(6)]
     assert [name_of(body) for _, body in answers] == ["b1", "b2", "b3"] * 2
     assert answers[0] == (200, "b1: GET /page/0 (X-Forwarded-For: 127.0.0.1)")
@@ -196,7 +178,7 @@ async def test_requests_on_one_connection_spread_over_the_backends(backends):
 async def test_routes_by_longest_path_prefix(backends):
     _, (b1, b2, b3) = backends
     routes = {"/api/": [b1, b2], "/api/v2/": [b3], "/static/": [b3]}
-    async with running(l7.L7Proxy(routes)) as port, client(port) as c:
+    async with serving(l7.L7Proxy(routes)) as port, client(port) as c:
         picked = [name_of((await c.get(path))[1])
                   for path in ["/api/a", "/api/v2/b", "/api/c?x=/static/", "/static/d"]]
         status, reason = await c.get("/other")
@@ -207,7 +189,7 @@ async def test_routes_by_longest_path_prefix(backends):
 async def test_a_post_body_is_forwarded_and_the_answer_relayed():
     scripted = ScriptedBackend(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", b"do", b"ne")
     backend = await scripted.start()
-    async with running(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
         c.writer.write(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel")
         await c.writer.drain()  # the rest of the body comes later
         answer = await c.send(b"lo")
@@ -219,7 +201,7 @@ async def test_a_post_body_is_forwarded_and_the_answer_relayed():
 
 async def test_pipelined_requests_are_answered_in_order(backends):
     _, (b1, b2, b3) = backends
-    async with running(l7.L7Proxy({"/": [b1, b2, b3]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [b1, b2, b3]})) as port, client(port) as c:
         c.writer.write(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
         first = await c.send(b"")
         second = await c.send(b"")
@@ -238,7 +220,7 @@ async def test_pipelined_requests_are_answered_in_order(backends):
 async def test_malformed_input_gets_4xx_and_closes_while_others_are_served(backends, bad):
     _, (b1, b2, b3) = backends
     proxy = l7.L7Proxy({"/": [b1, b2, b3]})
-    async with running(proxy) as port, client(port) as bystander, client(port) as bad_client:
+    async with serving(proxy) as port, client(port) as bystander, client(port) as bad_client:
         bystander.writer.write(b"GET /by")  # in the middle of a request all along
         await bystander.writer.drain()
         status, reason = await bad_client.send(bad)
@@ -255,7 +237,7 @@ async def test_a_refusing_backend_is_skipped_and_all_refusing_is_a_502(backends)
     lines = []
     down = [l7.Backend(f"down{n}", "127.0.0.1", await closed_port()) for n in (1, 2)]
     routes = {"/": [down[0], b1], "/gone/": down}
-    async with running(l7.L7Proxy(routes, report=lines.append)) as port, client(port) as c:
+    async with serving(l7.L7Proxy(routes, report=lines.append)) as port, client(port) as c:
         assert name_of((await c.get("/a"))[1]) == "b1"
         assert name_of((await c.get("/b"))[1]) == "b1"
         status, reason = await c.get("/gone/x")
@@ -269,7 +251,7 @@ async def test_a_connect_timeout_skips_the_backend(backends):
     _, (b1, _, _) = backends
     lines = []
     proxy = l7.L7Proxy({"/": [b1]}, connect_timeout=0, report=lines.append)
-    async with running(proxy) as port, client(port) as c:
+    async with serving(proxy) as port, client(port) as c:
         assert (await c.get("/a"))[0] == 502
     assert lines == ["l7: connecting to backend b1 timed out: skipped"]
 
@@ -280,7 +262,7 @@ async def test_a_stalled_backend_is_a_504_within_the_timeout_and_is_freed(backen
     slow = await stall.start()
     lines = []
     proxy = l7.L7Proxy({"/": [b1], "/slow/": [slow]}, backend_timeout=0.3, report=lines.append)
-    async with running(proxy) as port, client(port) as c:
+    async with serving(proxy) as port, client(port) as c:
         started = time.monotonic()
         status, reason = await c.get("/slow/x")
         took = time.monotonic() - started
@@ -304,7 +286,7 @@ async def test_a_client_that_vanishes_mid_request_frees_the_backend_connection()
         reported.set()
 
     proxy = l7.L7Proxy({"/": [slow]}, backend_timeout=30, report=report)
-    async with running(proxy) as port:
+    async with serving(proxy) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /report HTTP/1.1\r\nHost: x\r\n\r\n")
         await writer.drain()
@@ -331,7 +313,7 @@ async def test_a_broken_backend_answer_is_a_502(monkeypatch, answer, status, rea
     monkeypatch.setattr(l7, "MAX_RESPONSE", 50)
     scripted = ScriptedBackend(answer)
     backend = await scripted.start()
-    async with running(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
         assert await c.get("/x") == (status, reason)
     await scripted.close()
 
@@ -343,7 +325,7 @@ async def test_a_backend_reset_is_a_502():
 
     server = await asyncio.start_server(reset, "127.0.0.1", 0)
     backend = l7.Backend("rude", "127.0.0.1", server.sockets[0].getsockname()[1])
-    async with running(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
         status, reason = await c.get("/x")
     # a reset may surface as an error or as an early end of the stream: a 502 either way
     assert status == 502
@@ -354,7 +336,7 @@ async def test_a_backend_reset_is_a_502():
 
 async def test_connection_close_and_http_1_0_end_the_connection(backends):
     _, (b1, _, _) = backends
-    async with running(l7.L7Proxy({"/": [b1]})) as port:
+    async with serving(l7.L7Proxy({"/": [b1]})) as port:
         for request in [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                         b"GET / HTTP/1.0\r\n\r\n"]:
             async with client(port) as c:
@@ -365,7 +347,7 @@ async def test_connection_close_and_http_1_0_end_the_connection(backends):
 
 async def test_a_client_that_stalls_mid_request_is_dropped(backends):
     _, (b1, _, _) = backends
-    async with running(l7.L7Proxy({"/": [b1]}, client_timeout=0.2)) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [b1]}, client_timeout=0.2)) as port, client(port) as c:
         c.writer.write(b"GET / HTTP/1.1\r\nHo")
         async with asyncio.timeout(10):
             assert await c.reader.read() == b""
@@ -376,7 +358,7 @@ async def test_read_ahead_stops_when_the_buffer_is_full(monkeypatch):
     stall = l7.NameServer("slow", stall=True)
     slow = await stall.start()
     proxy = l7.L7Proxy({"/": [slow]}, backend_timeout=0.5)
-    async with running(proxy) as port, client(port) as c:
+    async with serving(proxy) as port, client(port) as c:
         c.writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"x" * 20000)
         assert (await c.send(b""))[0] == 504  # while waiting, it read ahead, then stopped
         assert (await c.send(b""))[0] == 414  # the read-ahead junk is the next "request"
@@ -396,7 +378,7 @@ async def test_close_ends_waiting_connections(backends):
 
 async def test_client_command_prints_who_answered(backends, capsys):
     _, started = backends
-    async with running(l7.L7Proxy({"/": started})) as port:
+    async with serving(l7.L7Proxy({"/": started})) as port:
         await asyncio.to_thread(l7.main, ["client", "--port", str(port)])
     names = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["b1", "b2", "b3"] * 2
@@ -447,7 +429,7 @@ async def test_the_demo_backend_closes_its_connections_and_refuses_garbage():
 async def test_expect_100_continue_is_answered_by_the_proxy():
     scripted = ScriptedBackend(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
     backend = await scripted.start()
-    async with running(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
+    async with serving(l7.L7Proxy({"/": [backend]})) as port, client(port) as c:
         c.writer.write(b"PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
                        b"Content-Length: 5\r\n\r\n")
         async with asyncio.timeout(10):  # the client waits for the go-ahead before the body
