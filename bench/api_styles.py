@@ -8,11 +8,13 @@ screen. Loopback has almost no latency, so the last column computes what each wo
 50 ms round trip from the number of round trips the client waits for one after another.
 
 Run: python bench/api_styles.py
-(a few seconds; writes bench/results/api_styles.txt and docs/application/img/api_styles.svg)
+(a few seconds; writes bench/results/api_styles.txt and bench/figures/api_styles.svg)
+python bench/api_styles.py --plot-only redraws the figure from the results file, measuring nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import select
@@ -29,6 +31,8 @@ import grpc
 import httpx
 import matplotlib
 
+from docs_tools import plots
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -38,7 +42,7 @@ RTT_MS = 50.0
 HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE.parent / "snippets" / "application"
 TABLE = HERE / "results" / "api_styles.txt"
-FIGURE = HERE.parent / "docs" / "application" / "img" / "api_styles.svg"
+FIGURE = HERE / "figures" / "api_styles.svg"
 
 AUTHOR_PAGE = """
 query AuthorPage($id: ID!) {
@@ -163,23 +167,52 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, dict]) -> None:
-    plt.rcParams["svg.hashsalt"] = "networking-essentials"
-    names = list(results)
-    medians = [statistics.median(results[n]["samples"]) * 1000 for n in names]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 2.8))
-    left.barh(names, medians, color="#3f51b5")
-    left.set_xlabel("median ms per screen, loopback")
-    left.invert_yaxis()
-    serial = [results[n]["serial"] * RTT_MS + m for n, m in zip(names, medians, strict=True)]
-    right.barh(names, serial, color="#ff9800")
-    right.set_xlabel(f"ms per screen at {RTT_MS:.0f} ms RTT (computed, one call at a time)")
-    right.invert_yaxis()
-    right.set_yticks([])
+def parse(text: str) -> list[dict]:
+    """The rows of a results file that ``table`` wrote: one per style, in the table's order."""
+    rows = []
+    for line in text.splitlines():
+        match = re.fullmatch(r"(\S+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+) / (\d+) ms",
+                             line.strip())
+        if match:
+            style, calls, size, median, p90, serial, best = match.groups()
+            rows.append({"style": style, "calls": int(calls), "size": int(size),
+                         "median": float(median), "p90": float(p90), "serial": int(serial),
+                         "best": int(best)})
+    return rows
+
+
+def plot(rows: list[dict], path: Path = FIGURE) -> None:
+    """Two stacked bar charts: measured on loopback, then computed for a 50 ms round trip."""
+    plots.apply_style()
+    names = [row["style"] for row in rows]
+    y = range(len(rows))
+    fig, (loopback, remote) = plt.subplots(2, 1, figsize=(4.9, 5.6))
+    loopback.barh([i - 0.2 for i in y], [row["median"] for row in rows], 0.4, label="median")
+    loopback.barh([i + 0.2 for i in y], [row["p90"] for row in rows], 0.4, label="p90")
+    loopback.set_xlabel("ms per screen on loopback, measured")
+    remote.barh([i - 0.2 for i in y], [row["serial"] for row in rows], 0.4, color="C2",
+                label="one call at a time")
+    remote.barh([i + 0.2 for i in y], [row["best"] for row in rows], 0.4, color="C3",
+                label="parallel where possible")
+    remote.set_xlabel(f"ms per screen at a {RTT_MS:.0f} ms round trip, computed")
+    for axis in (loopback, remote):
+        axis.set_yticks(list(y), names)
+        axis.invert_yaxis()
+        # above the bars, never on them
+        axis.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2, frameon=False,
+                    borderaxespad=0.2, handlelength=1.2, columnspacing=1)
     fig.suptitle("An author page with its books and reviews")
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, format="svg", metadata={"Date": None})
+    medians = ", ".join(f"{row['style']} {row['median']:.2f}" for row in rows)
+    remote_ms = ", ".join(
+        f"{row['style']} {row['serial']} ms"
+        + (f" one call at a time and {row['best']} ms in parallel"
+           if row["best"] != row["serial"] else "")
+        for row in rows)
+    plots.save(fig, path, "Two horizontal bar charts for the author page. Measured on loopback, "
+               f"median milliseconds per screen: {medians}, each with its p90 beside it. "
+               f"Computed for a {RTT_MS:.0f} ms round trip: {remote_ms}; the round trips, not "
+               "the loopback times, decide.")
     plt.close(fig)
 
 
@@ -189,10 +222,16 @@ def main() -> None:
     print(text, end="")
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text(text)
-    plot(results)
+    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
     print(json.dumps({"table": str(TABLE.relative_to(HERE.parent)),
                       "figure": str(FIGURE.relative_to(HERE.parent))}))
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the results file, measure nothing")
+    if parser.parse_args().plot_only:
+        plot(parse(TABLE.read_text()))
+    else:
+        main()

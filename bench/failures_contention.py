@@ -7,11 +7,14 @@ bench scripts do): a virtual clock, so no real waiting, and seeded randomness, s
 the same on every run. Time is in units of one attempt's work.
 
 Run: .venv/bin/python bench/failures_contention.py
-Writes bench/results/failures_contention.txt and docs/failures/img/failures_contention.svg.
+Writes bench/results/failures_contention.txt and bench/figures/failures_contention.svg.
+.venv/bin/python bench/failures_contention.py --plot-only redraws the figure from the results
+file, simulating nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import random
 import statistics
@@ -19,10 +22,14 @@ from pathlib import Path
 
 import matplotlib
 
+from docs_tools import plots
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "failures_contention.txt"
+PLOT = ROOT / "bench" / "figures" / "failures_contention.svg"
 STRATEGIES = ("none", "exponential", "full", "equal", "decorrelated")
 COUNTS = [10, 25, 50, 100, 200, 400]
 SEEDS = 5
@@ -69,42 +76,92 @@ def simulate(strategy, clients, seed, work=1.0):
     return calls, finish
 
 
-def main() -> None:
+def run() -> dict[tuple[str, int], tuple[float, float]]:
+    """(strategy, clients) -> (mean calls, mean time until all are done) over SEEDS runs."""
     results = {}
     for strategy in STRATEGIES:
         for clients in COUNTS:
             runs = [simulate(strategy, clients, seed) for seed in range(SEEDS)]
             results[strategy, clients] = (statistics.fmean(r[0] for r in runs),
                                           statistics.fmean(r[1] for r in runs))
+    return results
+
+
+def table(results: dict[tuple[str, int], tuple[float, float]]) -> str:
     lines = [f"mean of {SEEDS} seeded runs per cell; time in units of one attempt's work",
              f"{'clients':>7}  " + "  ".join(f"{s:>17}" for s in STRATEGIES),
              f"{'':>7}  " + "  ".join(f"{'calls':>8} {'time':>8}" for _ in STRATEGIES)]
     for clients in COUNTS:
         lines.append(f"{clients:>7}  " + "  ".join(
             f"{results[s, clients][0]:8.0f} {results[s, clients][1]:8.0f}" for s in STRATEGIES))
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    (ROOT / "bench" / "results" / "failures_contention.txt").write_text(text)
+    return "\n".join(lines) + "\n"
 
-    plt.rcParams["svg.hashsalt"] = "networking-essentials"
-    figure, (work_axis, time_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    for strategy in STRATEGIES:
-        work_axis.plot(COUNTS, [results[strategy, n][0] for n in COUNTS], marker="o",
-                       label=strategy)
-        time_axis.plot(COUNTS, [results[strategy, n][1] for n in COUNTS], marker="o",
-                       label=strategy)
-    for axis, title in ((work_axis, "calls made (work)"), (time_axis, "time until all done")):
+
+def parse(text: str) -> dict[tuple[str, int], tuple[float, float]]:
+    """What ``table`` wrote, read back: (strategy, clients) -> (calls, time)."""
+    lines = text.splitlines()
+    strategies = lines[1].split()[1:]
+    results = {}
+    for line in lines[3:]:
+        clients, *cells = (int(cell) for cell in line.split())
+        for strategy, calls, time in zip(strategies, cells[::2], cells[1::2], strict=True):
+            results[strategy, clients] = (float(calls), float(time))
+    return results
+
+
+MARKERS = {"none": "o", "exponential": "s", "full": "^", "equal": "D", "decorrelated": "v"}
+
+
+def plot(results: dict[tuple[str, int], tuple[float, float]], path: Path = PLOT) -> None:
+    """Calls made, then time until all are done, against the number of clients (log-log)."""
+    plots.apply_style()
+    strategies = list(dict.fromkeys(strategy for strategy, _ in results))
+    counts = sorted({clients for _, clients in results})
+    figure, (work_axis, time_axis) = plt.subplots(2, 1, figsize=(4.9, 7.6), sharex=True)
+    for strategy in strategies:
+        style = {"marker": MARKERS.get(strategy, "o"), "label": strategy}
+        if strategy in ("none", "exponential"):  # the same calls: big dots under small squares
+            style |= {"markersize": 10} if strategy == "none" else {"linestyle": "--"}
+        work_axis.plot(counts, [results[strategy, n][0] for n in counts], **style)
+        time_axis.plot(counts, [results[strategy, n][1] for n in counts], **style)
+    for axis, label in ((work_axis, "calls made (work)"),
+                        (time_axis, "time until all are done\n(units of one attempt)")):
         axis.set_xscale("log")
         axis.set_yscale("log")
-        axis.set_xlabel("clients competing")
-        axis.set_title(title)
-        axis.grid(True, which="both", alpha=0.3)
-    time_axis.legend()
-    figure.tight_layout()
-    figure.savefig(ROOT / "docs" / "failures" / "img" / "failures_contention.svg",
-                   metadata={"Date": None})
+        plots.plain_numbers(axis.xaxis)
+        plots.plain_numbers(axis.yaxis)
+        axis.set_xticks(counts)
+        axis.set_ylabel(label)
+        axis.grid(True, which="major")
+    time_axis.set_xlabel("clients competing (log scale)")
+    figure.legend(*work_axis.get_legend_handles_labels(), loc="upper center", ncol=3,
+                  frameon=False, handlelength=1.8, columnspacing=1)  # above the data
+    figure.tight_layout(rect=(0, 0, 1, 0.91))
+    largest = counts[-1]
+    by_calls = sorted(strategies, key=lambda strategy: results[strategy, largest][0])
+    by_time = sorted(strategies, key=lambda strategy: results[strategy, largest][1])
+    plots.save(figure, path, "Two line charts on log-log axes, against the number of clients "
+               f"from {counts[0]} to {largest}, one line per backoff strategy. Calls made: at "
+               f"{largest} clients, from fewest to most, " + ", ".join(
+                   f"{s} {results[s, largest][0]:.0f}" for s in by_calls) + "; none and "
+               "exponential make the same calls at every size. Time until all are done, from "
+               "shortest to longest: " + ", ".join(
+                   f"{s} {results[s, largest][1]:.0f}" for s in by_time) + ".")
     plt.close(figure)
 
 
+def main() -> None:
+    text = table(run())
+    print(text, end="")
+    RESULTS.write_text(text)
+    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the results file, simulate nothing")
+    if parser.parse_args().plot_only:
+        plot(parse(RESULTS.read_text()))
+    else:
+        main()

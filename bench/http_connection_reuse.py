@@ -11,12 +11,16 @@ keep-alive case with http.server's default, Nagle's algorithm on, to show what t
 
 Run: python bench/http_connection_reuse.py
 (about ten seconds; writes bench/results/http_connection_reuse.txt and
-docs/application/img/http_connection_reuse.svg)
+bench/figures/http_connection_reuse.svg)
+python bench/http_connection_reuse.py --plot-only redraws the figure from the results file,
+measuring nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import re
 import ssl
 import statistics
 import threading
@@ -29,6 +33,8 @@ import httpx
 import matplotlib
 import trustme
 
+from docs_tools import plots
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -38,7 +44,7 @@ WARMUP = 20
 RTT_MS = 50.0
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "results" / "http_connection_reuse.txt"
-FIGURE = HERE.parent / "docs" / "application" / "img" / "http_connection_reuse.svg"
+FIGURE = HERE / "figures" / "http_connection_reuse.svg"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,7 +119,7 @@ def measure(url: str, verify: ssl.SSLContext | bool, close: bool, rounds: int) -
     return times
 
 
-def main() -> None:
+def run_cases() -> list[dict]:
     ca = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_tls)
@@ -133,18 +139,22 @@ def main() -> None:
             scheme = "https" if tls else "http"
             url = f"{scheme}://127.0.0.1:{server.server_address[1]}/"
             times = measure(url, client_tls if tls else True, close, rounds)
-        p90 = statistics.quantiles(times, n=10)[-1]
-        rows.append((name, statistics.median(times), p90, server.connections, rtts))
+        rows.append({"case": name, "median": statistics.median(times),
+                     "p90": statistics.quantiles(times, n=10)[-1],
+                     "connections": server.connections, "rtts": rtts})
+    return rows
 
+
+def table(rows: list[dict]) -> str:
     lines = [
         f"{'case':<24} {'median':>7} {'p90':>7} {'TCP':>6} {'RTTs':>5} {'at 50 ms RTT':>13}",
         f"{'':<24} {'(ms)':>7} {'(ms)':>7} {'conns':>6} {'':>5} {'':>13}",
         "-" * 67,
     ]
-    for name, median, p90, connections, rtts in rows:
+    for row in rows:
         lines.append(
-            f"{name:<24} {median:7.2f} {p90:7.2f} {connections:>6} {rtts:>5} "
-            f"{rtts * RTT_MS:>10.0f} ms"
+            f"{row['case']:<24} {row['median']:7.2f} {row['p90']:7.2f} {row['connections']:>6} "
+            f"{row['rtts']:>5} {row['rtts'] * RTT_MS:>10.0f} ms"
         )
     lines += [
         "",
@@ -155,27 +165,70 @@ def main() -> None:
         "RTTs: round trips before the response on a new or reused connection (TCP 1, TLS 1.3 1,",
         f"  request 1); at 50 ms RTT = RTTs x {RTT_MS:.0f} ms, calculated, not measured.",
     ]
-    table = "\n".join(lines) + "\n"
-    print(table, end="")
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(table)
+    return "\n".join(lines) + "\n"
 
-    plt.rcParams["svg.hashsalt"] = "networking-essentials"
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    names = [row[0] for row in rows]
-    medians = [row[1] for row in rows]
-    colors = ["#3f51b5", "#9fa8da", "#00897b", "#80cbc4", "#e53935"]
-    bars = ax.barh(names[::-1], medians[::-1], color=colors[::-1])
-    ax.bar_label(bars, labels=[f"{m:.2f} ms" for m in medians[::-1]], padding=3)
-    ax.set_xlabel("ms")
-    ax.set_xscale("log")  # the Nagle row is two orders of magnitude off the others
-    ax.set_xlim(min(medians) / 2, max(medians) * 4)
-    ax.set_title("Median time per GET on 127.0.0.1 (log scale)")
+
+def parse(text: str) -> list[dict]:
+    """The rows of a results file that ``table`` wrote, in the table's order."""
+    rows = []
+    for line in text.splitlines():
+        match = re.fullmatch(r"(HTTPS?, [\w ,-]+?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)"
+                             r"\s+\d+ ms", line)
+        if match:
+            case, median, p90, connections, rtts = match.groups()
+            rows.append({"case": case, "median": float(median), "p90": float(p90),
+                         "connections": int(connections), "rtts": int(rtts)})
+    return rows
+
+
+def plot(rows: list[dict], path: Path = FIGURE) -> None:
+    """Measured time per GET (log scale), then the round trips' cost at 50 ms each."""
+    plots.apply_style()
+    fig, (loopback, remote) = plt.subplots(
+        2, 1, figsize=(4.9, 7.4), gridspec_kw={"height_ratios": [len(rows), len(rows) - 1]})
+    y = range(len(rows))
+    loopback.barh([i - 0.2 for i in y], [row["median"] for row in rows], 0.4, label="median")
+    loopback.barh([i + 0.2 for i in y], [row["p90"] for row in rows], 0.4, label="p90")
+    loopback.set_xscale("log")  # the Nagle row is two orders of magnitude off the others
+    plots.plain_numbers(loopback.xaxis)
+    loopback.set_xlim(0.1, 100)
+    loopback.set_xlabel("ms per GET, loopback (log scale)")
+    loopback.set_yticks(list(y), [row["case"].replace(", ", "\n", 1) for row in rows])
+    loopback.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2, frameon=False,
+                    borderaxespad=0.2)  # above the bars, never on them
+    # Nagle's wait is a delayed ACK, not a round trip: the computed panel leaves it out
+    counted = [row for row in rows if "Nagle" not in row["case"]]
+    remote.barh(range(len(counted)), [row["rtts"] * RTT_MS for row in counted], 0.6, color="C2")
+    remote.set_xlabel(f"ms to the response at {RTT_MS:.0f} ms RTT, computed")
+    remote.set_yticks(range(len(counted)), [row["case"].replace(", ", "\n", 1)
+                                            for row in counted])
+    remote.set_xticks([RTT_MS * n for n in range(max(row["rtts"] for row in counted) + 1)])
+    for axis in (loopback, remote):
+        axis.invert_yaxis()
+    fig.suptitle("One GET: reused or new connection")
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, format="svg", metadata={"Date": None})
+    medians = ", ".join(f"{row['case']} {row['median']:.2f} ms" for row in rows)
+    remote_ms = ", ".join(f"{row['case']} {row['rtts'] * RTT_MS:.0f} ms" for row in counted)
+    plots.save(fig, path, "Two horizontal bar charts of one GET. Measured on loopback, median "
+               f"and p90 on a log scale; the medians: {medians}. Computed from the round trips "
+               f"at {RTT_MS:.0f} ms each: {remote_ms}.")
     plt.close(fig)
 
 
+def main() -> None:
+    rows = run_cases()
+    text = table(rows)
+    print(text, end="")
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE.write_text(text)
+    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the results file, measure nothing")
+    if parser.parse_args().plot_only:
+        plot(parse(TABLE.read_text()))
+    else:
+        main()

@@ -9,11 +9,13 @@ are not), and the HTTP requests and TCP connections used. Bytes and connections 
 relay that sits in front of each server, so every method pays the same extra loopback hop.
 
 Run: python bench/realtime_delivery.py
-Writes bench/results/realtime_delivery.txt and docs/realtime/img/realtime_delivery.svg.
+Writes bench/results/realtime_delivery.txt and bench/figures/realtime_delivery.svg.
+python bench/realtime_delivery.py --plot-only redraws the figure from the results file.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -29,6 +31,8 @@ import matplotlib
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
+from docs_tools import plots
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -37,7 +41,7 @@ PUBLISH_INTERVAL = 0.005  # seconds between two messages: about 200 messages per
 SHORT_POLL_INTERVAL = 0.1  # seconds between two short polls
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "realtime_delivery.txt"
-PLOT = ROOT / "docs" / "realtime" / "img" / "realtime_delivery.svg"
+PLOT = ROOT / "bench" / "figures" / "realtime_delivery.svg"
 
 
 class Feed:
@@ -212,24 +216,41 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict]) -> None:
-    plt.rcParams["svg.hashsalt"] = "networking-essentials"
+def parse(text: str) -> list[dict]:
+    """The rows of a results file that ``table`` wrote."""
+    rows = []
+    for line in text.splitlines():
+        parts = line.rsplit(None, 5)
+        if len(parts) == 6 and parts[0] in ("short polling", "long polling", "SSE", "WebSocket"):
+            method, median, p99, per_message, requests, connections = parts
+            rows.append({"method": method, "median": float(median), "p99": float(p99),
+                         "bytes": float(per_message), "requests": int(requests),
+                         "connections": int(connections)})
+    return rows
+
+
+def plot(rows: list[dict], path: Path = PLOT) -> None:
+    plots.apply_style()
     names = [row["method"] for row in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-    x = range(len(rows))
-    left.bar([i - 0.2 for i in x], [row["median"] for row in rows], 0.4, label="median")
-    left.bar([i + 0.2 for i in x], [row["p99"] for row in rows], 0.4, label="p99")
-    left.set_yscale("log")
-    left.set_ylabel("delivery latency (ms, log scale)")
-    left.set_xticks(list(x), names, rotation=15)
-    left.legend()
-    right.bar(list(x), [row["bytes"] for row in rows], 0.6, color="tab:green")
-    right.set_ylabel("bytes on the wire per message")
-    right.set_xticks(list(x), names, rotation=15)
-    fig.suptitle(f"{N} messages server -> client over loopback (2-core machine)")
+    fig, (latency, size) = plt.subplots(2, 1, figsize=(4.9, 6.2))
+    y = range(len(rows))
+    latency.barh([i - 0.2 for i in y], [row["median"] for row in rows], 0.4, label="median")
+    latency.barh([i + 0.2 for i in y], [row["p99"] for row in rows], 0.4, label="p99")
+    latency.set_xscale("log")
+    plots.plain_numbers(latency.xaxis)
+    latency.set_xlabel("delivery latency (ms, log scale)")
+    latency.legend(loc="lower right")
+    size.barh(list(y), [row["bytes"] for row in rows], 0.6, color="C2")
+    size.set_xlabel("bytes on the wire per message")
+    for axis in (latency, size):
+        axis.set_yticks(list(y), names)
+        axis.invert_yaxis()
+    fig.suptitle(f"{N} messages, server to client, loopback")
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, format="svg", metadata={"Date": None})
+    plots.save(fig, path, "Horizontal bar charts. Delivery latency, median and p99 on a log "
+               "scale: short polling tens of milliseconds, long polling about a millisecond, SSE "
+               "and WebSocket a fraction of one. Bytes per message: long polling the most, "
+               "WebSocket the fewest.")
     plt.close(fig)
 
 
@@ -239,8 +260,14 @@ async def main() -> None:
     print(text, end="")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
-    plot(rows)
+    plot(parse(text))  # from the rounded figures, as --plot-only and the tests draw it
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the results file, measure nothing")
+    if parser.parse_args().plot_only:
+        plot(parse(RESULTS.read_text()))
+    else:
+        asyncio.run(main())

@@ -7,12 +7,16 @@ latency, so the last column computes what each costs over a 50 ms round trip fro
 round trips each protocol needs by design (RFC 9293, RFC 8446, RFC 9000/9001).
 
 Run: python bench/transport_setup.py
-(a few seconds; writes bench/results/transport_setup.txt and docs/transport/img/transport_setup.svg)
+(a few seconds; writes bench/results/transport_setup.txt and bench/figures/transport_setup.svg)
+python bench/transport_setup.py --plot-only redraws the figure from the results file, measuring
+nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import re
 import ssl
 import statistics
 import time
@@ -26,6 +30,8 @@ from aioquic.tls import SessionTicket
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from docs_tools import plots
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -34,7 +40,7 @@ RTT_MS = 50.0
 REQUEST = b"GET /first-byte\n"  # 16 bytes
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "results" / "transport_setup.txt"
-FIGURE = HERE.parent / "docs" / "transport" / "img" / "transport_setup.svg"
+FIGURE = HERE / "figures" / "transport_setup.svg"
 
 # Round trips before the first byte of the reply can arrive, by protocol design:
 # (set-up round trips, then 1 for the request and its reply)
@@ -173,26 +179,39 @@ def table(results: dict[str, tuple[float, float | None]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, tuple[float, float | None]]) -> None:
-    plt.rcParams["svg.hashsalt"] = "networking-essentials"
+def parse(text: str) -> dict[str, tuple[float, float | None]]:
+    """What ``table`` wrote, read back: transport -> (new connection ms, open connection ms)."""
+    results = {}
+    for line in text.splitlines():
+        name = next((name for name in SETUP_RTTS if line.startswith(f"{name}  ")), None)
+        if name:
+            new_ms, reuse = re.fullmatch(r"\s*\d+\s+\d+\s+\d+ ms\s+([\d.]+) ms\s+(-|[\d.]+ ms)",
+                                         line[len(name):]).groups()
+            results[name] = (float(new_ms), None if reuse == "-" else float(reuse[:-3]))
+    return results
+
+
+def plot(results: dict[str, tuple[float, float | None]], path: Path = FIGURE) -> None:
+    """Time to first byte: measured on loopback, then computed for a 50 ms round trip."""
+    plots.apply_style()
     names = list(results)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.barh(names, [results[n][0] for n in names], color="#3f51b5")
-    left.set_title("Loopback, measured (median ms)")
-    left.invert_yaxis()
-    right.barh(names, [(SETUP_RTTS[n] + 1) * RTT_MS for n in names], color="#ff9800")
-    right.set_title(f"Over a {RTT_MS:.0f} ms round trip, calculated (ms)")
-    right.invert_yaxis()
-    right.set_yticklabels([])
-    for axis in (left, right):
-        axis.set_xlabel("time to first byte of the reply (ms)")
-        for bar in axis.patches:
-            axis.annotate(f"{bar.get_width():.1f}", (bar.get_width(), bar.get_y() + 0.5),
-                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
-        axis.margins(x=0.2)
+    labels = [name.replace(" (", "\n(") for name in names]
+    fig, (loopback, remote) = plt.subplots(2, 1, figsize=(4.9, 6.4))
+    loopback.barh(labels, [results[n][0] for n in names], 0.6)
+    loopback.set_xlabel("ms, loopback, measured (median)")
+    remote.barh(labels, [(SETUP_RTTS[n] + 1) * RTT_MS for n in names], 0.6, color="C1")
+    remote.set_xlabel(f"ms at a {RTT_MS:.0f} ms round trip, computed")
+    for axis, digits in ((loopback, "%.2f"), (remote, "%.0f")):  # as the table prints them
+        axis.invert_yaxis()
+        axis.bar_label(axis.containers[0], fmt=digits, padding=3)
+        axis.margins(x=0.22)  # room for the labels
+    fig.suptitle("Time to the first byte of the reply,\nnew connection")
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, format="svg", metadata={"Date": None})
+    measured = ", ".join(f"{name} {results[name][0]:.2f} ms" for name in names)
+    computed = ", ".join(f"{name} {(SETUP_RTTS[name] + 1) * RTT_MS:.0f} ms" for name in names)
+    plots.save(fig, path, "Two horizontal bar charts of the time to the first byte on a new "
+               f"connection. Measured on loopback, the median: {measured}. Computed from the "
+               f"protocols' round trips at {RTT_MS:.0f} ms each: {computed}.")
     plt.close(fig)
 
 
@@ -202,8 +221,14 @@ def main() -> None:
     print(text, end="")
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text(text)
-    plot(results)
+    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the results file, measure nothing")
+    if parser.parse_args().plot_only:
+        plot(parse(TABLE.read_text()))
+    else:
+        main()

@@ -19,11 +19,16 @@ from tests.support import ROOT
 
 @pytest.fixture(autouse=True)
 def _fail_on_leaked_resources():
-    """Collect garbage after each test so a leaked socket's ResourceWarning lands on that test."""
+    """Collect garbage after each test so a leaked socket's ResourceWarning lands on that test.
+
+    Then freeze what survived (gc.freeze): those objects are alive, not leaks, and the next
+    test's collection need not walk them again. A full collection of the whole heap (matplotlib,
+    grpc, Playwright...) took about 60 ms a test; one of what a single test allocated, a few."""
     yield
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         gc.collect()
+    gc.freeze()
 
 
 def build_site(
@@ -32,8 +37,10 @@ def build_site(
     """``mkdocs build --strict`` of ``config`` into ``destination``; returns the process.
 
     ``site_url`` (the ``SITE_URL`` that mkdocs.yml reads) is the address the site is served at.
+    Diagrams come from diagram-cache/ only (MERMAID_DRAW=never): a fence without its drawing
+    is left for the browser, which the tests then catch.
     """
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "MERMAID_DRAW": "never"}
     if site_url is not None:
         env["SITE_URL"] = site_url
     return subprocess.run(
@@ -77,3 +84,13 @@ def site_build(tmp_path_factory: pytest.TempPathFactory, site_url: str) -> tuple
 @pytest.fixture(scope="session")
 def built_site(site_build: tuple[Path, str]) -> Path:
     return site_build[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers or more), the tests that read the built
+    site go to one worker (--dist loadgroup), so the site is built once, not once per worker.
+    The browser tests run in a pass of their own, where each worker serves its own build."""
+    for item in items:
+        uses_site = {"built_site", "site_build"} & set(getattr(item, "fixturenames", ()))
+        if uses_site and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("built-site"))

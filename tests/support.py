@@ -8,6 +8,7 @@ import importlib.util
 import io
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -72,3 +73,67 @@ async def closed_port() -> int:
     server.close()
     await server.wait_closed()
     return port
+
+
+# Headless Chromium as a real peer of the realtime servers (EventSource, WebSocket): Debian's
+# browser, or the one $CHROMIUM names; Playwright never downloads one of its own.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--disable-background-networking", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def serving_page(html: str) -> Iterator[str]:
+    """Serve ``html`` at / from a real HTTP server on 127.0.0.1 (in a thread); yield its URL.
+
+    A real server, not a page the test fulfils with ``page.route``: Chromium refuses ws://
+    connections from such a page.
+    """
+    import http.server
+    import threading
+
+    body = html.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/" else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body) if self.path == "/" else 0))
+            self.end_headers()
+            if self.path == "/":
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="page-server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def browser_page(html: str):
+    """A headless Chromium page (Playwright's async API) that has loaded ``html`` from a real
+    local server; everything is closed on exit."""
+    import os
+
+    from playwright.async_api import async_playwright
+
+    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    assert os.access(executable, os.X_OK), f"no Chromium at {executable}: run `make chromium`"
+    with serving_page(html) as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=executable,
+                                                       args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                page.set_default_timeout(10_000)
+                await page.goto(url)
+                yield page
+            finally:
+                await browser.close()

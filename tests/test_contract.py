@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from tests.support import DOCS, ROOT, SNIPPETS, snippet_files
 
@@ -79,3 +83,69 @@ def test_every_test_module_mirrors_a_snippet():
             continue
         mirrored = str(relative.parent / relative.name.removeprefix("test_"))
         assert mirrored in snippets, f"{relative} mirrors no snippet"
+
+
+# --- PEP 723: a bare copy of a program declares what it needs ---------------------------------
+
+# import name -> the distribution that provides it, where they differ
+DISTRIBUTIONS = {"dns": "dnspython", "graphql": "graphql-core", "grpc": "grpcio",
+                 "google": "protobuf", "grpc_tools": "grpcio-tools", "yaml": "pyyaml"}
+SCRIPT_BLOCK = re.compile(r"(?m)^# /// script\s*$\n(?P<body>(?:^#(?: .*)?$\n)+?)^# ///\s*$")
+
+
+def script_metadata(source: str) -> dict:
+    """The program's inline script metadata (PEP 723), parsed as the PEP's reference code does."""
+    import tomllib
+
+    blocks = list(SCRIPT_BLOCK.finditer(source))
+    assert len(blocks) == 1, "one `# /// script` block (PEP 723) at the top of the file"
+    content = "".join(line[2:] if line.startswith("# ") else line[1:]
+                      for line in blocks[0].group("body").splitlines(keepends=True))
+    return tomllib.loads(content)
+
+
+def third_party_imports(source: str) -> set[str]:
+    """The distributions a program's imports come from (the standard library aside)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    names -= set(sys.stdlib_module_names) | {"__future__"}
+    needed = {DISTRIBUTIONS.get(name, name) for name in names}
+    if "protos_and_services" in source:  # grpc compiles the .proto with grpcio-tools
+        needed.add("grpcio-tools")
+    return needed
+
+
+def locked_versions() -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.lock").read_text(), re.M)
+    return {canonicalize_name(name): version for name, version in found}
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS_, ids=IDS)
+def test_declares_exactly_the_packages_it_imports_at_locked_versions(snippet: Path):
+    """`uv run name.py` on a bare copy installs what the file declares: it must be what the file
+    imports (no more, no less), in versions the project's lock (what the tests ran) satisfies."""
+    source = snippet.read_text()
+    metadata = script_metadata(source)
+    assert SpecifierSet(metadata["requires-python"]).contains("3.11")
+    declared = {}
+    for requirement in map(Requirement, metadata.get("dependencies", [])):
+        declared[canonicalize_name(requirement.name)] = requirement.specifier
+    needed = {canonicalize_name(name) for name in third_party_imports(source)}
+    assert set(declared) == needed
+    locked = locked_versions()
+    for name, specifier in declared.items():
+        assert str(specifier), f"{name}: give a lower bound the lock satisfies"
+        assert specifier.contains(locked[name]), f"{name} {specifier} excludes {locked[name]}"
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS_, ids=IDS)
+def test_needs_no_file_beside_it(snippet: Path):
+    """A reader copies one file: the program opens no sibling file of the repository (the gRPC
+    program carries its .proto inside itself)."""
+    siblings = {p.name for p in snippet.parent.iterdir() if p != snippet and p.suffix != ".txt"}
+    source = snippet.read_text()
+    assert not [name for name in siblings if f'"{name}"' in source or f"'{name}'" in source]

@@ -76,6 +76,7 @@ def test_a_missing_snippet_fails_the_build(tmp_path: Path):
         f"theme: {{name: material, custom_dir: {ROOT / 'overrides'}}}\n"
         f"hooks: [{ROOT / 'hooks' / 'notebook_css.py'}]\n"
         "plugins: [search]\n"
+        "watch: []\n"
         "nav: [index.md]\n"
     )
     result = build_site(tmp_path / "site", config)
@@ -99,14 +100,38 @@ def test_stylesheets_import_nothing_from_other_hosts(built_site: Path):
         assert not re.search(r"(@import|url\()\s*['\"]?(https?:)?//", text), stylesheet
 
 
-def test_mermaid_loads_only_on_pages_with_a_diagram(built_site: Path):
-    with_diagrams = 0
+def test_no_page_leaves_a_diagram_to_the_browser(built_site: Path):
+    """Every diagram was drawn at build time from diagram-cache/ (the build may not draw), so
+    no page has a Mermaid block or loads Mermaid's JavaScript; the pages do have diagrams."""
+    drawn = 0
     for page in pages(built_site):
         collector = collect(page)
-        loads_mermaid = any(url.endswith(MERMAID_SCRIPT) for url in collector.urls)
-        assert loads_mermaid == collector.has_mermaid_block, page
-        with_diagrams += collector.has_mermaid_block
-    assert with_diagrams > 0, "no page has a diagram: the check above proved nothing"
+        assert not collector.has_mermaid_block, f"{page}: a diagram has no cached drawing"
+        assert not any(url.endswith(MERMAID_SCRIPT) for url in collector.urls), page
+        drawn += page.read_text(encoding="utf-8").count('<div class="diagram"')
+    assert drawn > 40, "the pages have lost their diagrams"
+
+
+def test_a_diagram_without_a_drawing_is_left_for_the_browser(tmp_path: Path):
+    """With no cached drawing and no drawing allowed, the fence stays Mermaid source and the page
+    loads the vendored Mermaid to draw it, as a reader without Chromium would get it."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    fence = "```mermaid\nflowchart TB\n    accTitle: Probe\n    accDescr: Never drawn.\n"
+    (docs / "index.md").write_text(f"# Probe\n\n{fence}    A --> B{tmp_path.name}\n```\n")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
+        f"docs_dir: {docs}\n"
+        f"theme: {{name: material, custom_dir: {ROOT / 'overrides'}}}\n"
+        "hooks: []\nplugins: [search]\nwatch: []\nnav: [index.md]\n"
+    )
+    result = build_site(tmp_path / "site", config)
+    assert result.returncode == 0, result.stderr
+    assert "no drawing in diagram-cache/" in result.stderr
+    collector = collect(tmp_path / "site" / "index.html")
+    assert collector.has_mermaid_block
+    assert any(url.endswith(MERMAID_SCRIPT) for url in collector.urls)
 
 
 def test_vendored_libraries_carry_their_licences(built_site: Path):

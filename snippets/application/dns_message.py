@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "dnspython~=2.9",
+# ]
+# ///
 """Build a DNS query and parse a DNS response from scratch (RFC 1035, section 4), byte by byte.
 
 Shows what a resolver really sends: a 12-byte header, a question (a name as length-prefixed
@@ -242,7 +248,8 @@ def demo() -> None:
         print(f"  {line}")
     print("  header 12 bytes | name 17 bytes (3 www 7 example 3 com 0) | type 1 (A), class 1 (IN)")
 
-    response = build_response(query, ["93.184.215.14", "93.184.215.15"])
+    # 192.0.2.0/24 is for documentation (RFC 5737): no real host answers there
+    response = build_response(query, ["192.0.2.14", "192.0.2.15"])
     print(f"response with 2 answers, {len(response)} bytes (each answer names 'c0 0c': byte 12)")
     parsed = parse_message(response)
     print(f"  id 0x{parsed.id:04x}, response={parsed.is_response}, rcode {parsed.rcode}, "

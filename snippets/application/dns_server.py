@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "dnspython~=2.9",
+# ]
+# ///
 """A tiny authoritative DNS server over UDP and TCP, and a client that falls back to TCP.
 
 Shows why DNS runs over UDP (one datagram out, one back: no handshake) and when it needs TCP:
@@ -5,7 +11,9 @@ an answer larger than 512 bytes (RFC 1035 section 4.2.1; more with EDNS, RFC 689
 so the server sends what fits with the TC (truncated) flag set, and the client asks again over
 TCP, where each message is prefixed with its 2-byte length. The server answers from a zone held
 in a dictionary, with the AA (authoritative) flag, NXDOMAIN for names it does not have, REFUSED
-for names outside its zone and FORMERR for bytes that are not a DNS query.
+for names outside its zone, FORMERR for bytes that are not a DNS query and BADVERS for an EDNS
+version it does not speak. It never answers a message that is itself a response (the QR bit
+set): a reply to a reply lets one spoofed datagram, or two servers, bounce answers for ever.
 
 Run: python dns_server.py                      (demo: server and client on 127.0.0.1)
      python dns_server.py server --port 5353   (serve UDP and TCP until Ctrl-C)
@@ -47,17 +55,24 @@ TIMEOUT = 2.0
 # --8<-- [start:answer]
 def answer(query_wire: bytes, transport: str) -> bytes | None:
     """The response to one query: bytes to send back, or None to drop what is not a DNS query."""
+    # --8<-- [start:guard]
     if len(query_wire) < 12:
         return None  # not even a header: no id to answer to
+    if query_wire[2] & 0x80:
+        return None  # QR set: a response, never answered (or two servers answer each other)
+    # --8<-- [end:guard]
     try:
         query = dns.message.from_wire(query_wire)
-        if query.flags & dns.flags.QR or len(query.question) != 1:
+        if len(query.question) != 1:
             raise dns.exception.FormError("not a query with one question")
     except dns.exception.DNSException:
         # FORMERR, echoing the id and RD, with no question: we could not read one
         flags = 0x8000 | (query_wire[2] & 0x01) << 8 | dns.rcode.FORMERR
         return struct.pack("!HHHHHH", struct.unpack_from("!H", query_wire)[0], flags, 0, 0, 0, 0)
-    response = dns.message.make_response(query)
+    response = dns.message.make_response(query)  # with EDNS version 0 if the query had EDNS
+    if query.edns > 0:  # RFC 6891 6.1.3: a version we do not implement gets BADVERS
+        response.set_rcode(dns.rcode.BADVERS)
+        return response.to_wire()
     question = query.question[0]
     name, kind = question.name.to_text().lower(), dns.rdatatype.to_text(question.rdtype)
     if not name.endswith(ORIGIN):

@@ -1,3 +1,10 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "graphql-core~=3.3",
+#     "httpx~=0.28",
+# ]
+# ///
 """The bookstore as a GraphQL API: one query fetches exactly the fields a screen needs.
 
 The schema is written in GraphQL SDL and built with graphql-core; resolvers read the same small
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -79,7 +87,9 @@ SEED = {
 }
 
 MAX_BODY = 64 * 1024
+MAX_TOKENS = 2000  # the parser stops beyond this many tokens (a long query is a costly one)
 MAX_DEPTH = 5  # author { books { reviews { book { title } } } } is as deep as we allow
+MAX_FIELDS = 200  # fields one operation may ask for, each fragment counted where it is spread
 
 # --8<-- [start:schema]
 SDL = """
@@ -208,27 +218,63 @@ class DepthLimitRule(ValidationRule):
     """
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args) -> None:
-        depth = self.depth(node.selection_set, set())
+        depth = self.depth(node.selection_set, {})
         if depth > MAX_DEPTH:
             name = f"operation {node.name.value}" if node.name else "the operation"
             self.report_error(GraphQLError(
                 f"{name} is {depth} levels deep, the limit is {MAX_DEPTH}", node))
 
-    def depth(self, selection_set: SelectionSetNode | None, fragments_seen: set[str]) -> int:
+    def depth(self, selection_set: SelectionSetNode | None, fragments: dict[str, int]) -> int:
         deepest = 0
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                deepest = max(deepest, 1 + self.depth(selection.selection_set, fragments_seen))
+                deepest = max(deepest, 1 + self.depth(selection.selection_set, fragments))
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.context.get_fragment(name)
-                if fragment and name not in fragments_seen:  # cycles: NoFragmentCyclesRule
-                    inner = self.depth(fragment.selection_set, fragments_seen | {name})
-                    deepest = max(deepest, inner)
+                deepest = max(deepest, measure_fragment(self, selection, fragments, self.depth))
             else:  # an inline fragment adds no level of its own
-                deepest = max(deepest, self.depth(selection.selection_set, fragments_seen))
+                deepest = max(deepest, self.depth(selection.selection_set, fragments))
         return deepest
 # --8<-- [end:depth]
+
+
+# --8<-- [start:cost]
+def measure_fragment(rule: ValidationRule, spread: FragmentSpreadNode, known: dict[str, int],
+                     measure: Callable[[SelectionSetNode, dict[str, int]], int]) -> int:
+    """Measure a named fragment once, however often it is spread: walking it again at each
+    spread would cost 2**n for n fragments that each spread the next one twice."""
+    name = spread.name.value
+    if name not in known:
+        known[name] = 0  # while it is measured: a cycle adds nothing (NoFragmentCyclesRule)
+        fragment = rule.context.get_fragment(name)
+        known[name] = measure(fragment.selection_set, known) if fragment else 0
+    return known[name]
+
+
+class FieldCountRule(ValidationRule):
+    """Reject an operation that asks for more than MAX_FIELDS fields in all.
+
+    Depth alone is not enough: ten fields at each of five levels is 100,000 fields of answer.
+    Fragments are expanded where they are spread, so the count is what execution would do.
+    """
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_args) -> None:
+        fields = self.count(node.selection_set, {})
+        if fields > MAX_FIELDS:
+            name = f"operation {node.name.value}" if node.name else "the operation"
+            self.report_error(GraphQLError(
+                f"{name} asks for {fields} fields, the limit is {MAX_FIELDS}", node))
+
+    def count(self, selection_set: SelectionSetNode | None, fragments: dict[str, int]) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + self.count(selection.selection_set, fragments)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += measure_fragment(self, selection, fragments, self.count)
+            else:
+                total += self.count(selection.selection_set, fragments)
+        return total
+# --8<-- [end:cost]
 
 
 def parse_body(raw: bytes) -> object:
@@ -237,6 +283,8 @@ def parse_body(raw: bytes) -> object:
     except ValueError as error:  # JSONDecodeError, or UnicodeDecodeError for bad UTF-8
         reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
         raise ValueError(f"body is not JSON: {reason}") from None
+    except RecursionError:  # [[[[... deeper than the parser's stack
+        raise ValueError("body is not JSON: nested too deeply") from None
 
 
 # --8<-- [start:execute]
@@ -248,10 +296,10 @@ def run_query(schema: GraphQLSchema, store: Store, request: object) -> dict:
     if variables is not None and not isinstance(variables, dict):
         raise ValueError("'variables' must be a JSON object")
     try:
-        document = parse(request["query"])
+        document = parse(request["query"], max_tokens=MAX_TOKENS)
     except GraphQLError as error:
         return {"errors": [error.formatted]}  # a syntax error: nothing was run
-    errors = validate(schema, document, [*specified_rules, DepthLimitRule])
+    errors = validate(schema, document, [*specified_rules, DepthLimitRule, FieldCountRule])
     if errors:
         return {"errors": [error.formatted for error in errors]}  # invalid: nothing was run
     with store.lock:
@@ -270,6 +318,7 @@ class Handler(BaseHTTPRequestHandler):
     # body waits for the ACK of the head, which the client delays (~40 ms). Send at once.
     disable_nagle_algorithm = True
     timeout = 10
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
     schema: GraphQLSchema
     store: Store
 
@@ -287,12 +336,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     def do_POST(self) -> None:
         length = self.headers.get("Content-Length", "")
         chunked = "Transfer-Encoding" in self.headers  # http.server does not decode chunks
-        if chunked or not is_number(length) or int(length) > MAX_BODY:
+        lengths = len(self.headers.get_all("Content-Length", []))
+        if chunked or lengths > 1 or not is_number(length) or len(length) > 9 or (
+                int(length) > MAX_BODY):
             self.close_connection = True  # the body's end is unknown, or it is too big to read
             self.reply(HTTPStatus.BAD_REQUEST, {"errors": [
                 {"message": f"need a Content-Length of at most {MAX_BODY} bytes"}]},
@@ -315,10 +367,23 @@ class Handler(BaseHTTPRequestHandler):
                    {"errors": [{"message": "send queries with POST /graphql"}]},
                    {"Allow": "POST"})
 
+    do_HEAD = do_GET  # the same answer, without the body (RFC 9110 section 9.3.2)
+
+
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with two defaults changed for clients that misbehave."""
+
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+
 
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     handler = type("GraphQLHandler", (Handler,), {"schema": make_schema(), "store": Store()})
-    return ThreadingHTTPServer((host, port), handler)
+    return Server((host, port), handler)
 
 
 @contextmanager

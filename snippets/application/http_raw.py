@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """HTTP/1.1 by hand: a tiny server and client over a plain TCP socket, showing the exact bytes.
 
 Shows that an HTTP/1.1 message is text: a request line, header lines, an empty line, then a body
@@ -98,9 +102,9 @@ def parse_head(head: bytes) -> Request:
         raise HTTPError(501, "Transfer-Encoding is not supported here, send Content-Length")
     length = request.headers.get("content-length", "0")
     if not length.isdigit():
-        raise HTTPError(400, f"Content-Length {length!r} is not a number")
-    if int(length) > MAX_BODY:
-        raise HTTPError(413, f"body of {length} bytes, at most {MAX_BODY}")
+        raise HTTPError(400, f"Content-Length {length[:20]!r} is not a number")
+    if len(length) > len(str(MAX_BODY)) or int(length) > MAX_BODY:  # int() of 5000 digits fails
+        raise HTTPError(413, f"body of {length[:20]} bytes, at most {MAX_BODY}")
     return request
 # --8<-- [end:parse]
 
@@ -165,14 +169,16 @@ class Server:
     ) -> None:
         try:
             while True:  # HTTP/1.1 connections are persistent: one request after another
+                # --8<-- [start:read]
                 try:
-                    async with asyncio.timeout(TIMEOUT):
-                        head = await reader.readuntil(b"\r\n\r\n")
-                        request = parse_head(head)
+                    async with asyncio.timeout(TIMEOUT):  # the whole request, not each read
+                        head = await reader.readuntil(b"\r\n\r\n")  # at most MAX_HEAD
+                        request = parse_head(head)  # checks Content-Length before use
                         length = int(request.headers.get("content-length", "0"))
                         request.body = await reader.readexactly(length)
                 except asyncio.LimitOverrunError:
                     raise HTTPError(431, f"request head larger than {MAX_HEAD} bytes") from None
+                # --8<-- [end:read]
                 status, body, extra = route(request)
                 close = (
                     request.headers.get("connection", "").lower() == "close"
@@ -268,6 +274,8 @@ BAD_REQUESTS = {
     b"Content-Length: 2\r\n\r\nab",
     "HTTP/2.0 in text": b"GET /hello HTTP/2.0\r\nHost: x\r\n\r\n",
     "9000-byte header": b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    "5000-digit length": b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000
+    + b"\r\n\r\n",
 }
 
 

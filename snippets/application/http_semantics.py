@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+# ]
+# ///
 """HTTP semantics that matter in system design, with http.server and httpx.
 
 Shows, on a tiny item-and-order service built on the standard library's ``http.server``, what
@@ -5,6 +11,8 @@ RFC 9110 means by safe and idempotent methods and the headers a design leans on:
 ``If-None-Match`` (a 304 costs no body), ``Cache-Control``, ``Idempotency-Key`` (a retried POST
 does not order twice), ``Retry-After`` (the server says when to come back), and ``Connection``
 (keep-alive reuses one TCP connection; ``close`` opens one per request). The client is ``httpx``.
+A chunked request body, which ``http.server`` cannot read, is refused with 411 Length Required
+rather than left on the connection to be read as the next request.
 
 Run: python http_semantics.py                      (demo: server and client on 127.0.0.1)
      python http_semantics.py server --port 8080   (serve until Ctrl-C)
@@ -17,6 +25,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +34,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 MAX_BODY = 64 * 1024
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
+    return text.isascii() and text.isdecimal()
 
 
 class Store:
@@ -46,6 +60,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: ThreadingHTTPServer
     timeout = 5  # a connection idle this long is closed
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
 
     @property
     def store(self) -> Store:
@@ -76,15 +91,29 @@ class Handler(BaseHTTPRequestHandler):
         so the connection is closed (http.server closes it when it sends Connection: close)."""
         self.send(status, {"error": error}, {**(headers or {}), "Connection": "close"})
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, then the framing it leaves to us (RFC 9112 section 6): it never
+        decodes a chunked body, so one is refused rather than left to be read as a request."""
+        if not super().parse_request():
+            return False
+        if "Transfer-Encoding" in self.headers:
+            self.refuse(411, "send the body with a Content-Length: chunked bodies are not read")
+            return False
+        if len(self.headers.get_all("Content-Length", [])) > 1:
+            self.refuse(400, "more than one Content-Length")
+            return False
+        return True
+
     def read_json(self) -> dict | None:
         length = self.headers.get("Content-Length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        if not is_number(length) or len(length) > 9 or int(length) > MAX_BODY:
             self.refuse(400, f"Content-Length must be 0..{MAX_BODY}")
             return None
         try:
             body = json.loads(self.rfile.read(int(length)) or b"{}")
-        except json.JSONDecodeError as error:
-            self.send(400, {"error": f"body is not JSON: {error.msg}"})
+        except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, or nested too deep
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "unreadable"
+            self.send(400, {"error": f"body is not JSON: {reason}"})
             return None
         if not isinstance(body, dict):
             self.send(400, {"error": "body must be a JSON object"})
@@ -163,9 +192,20 @@ class Handler(BaseHTTPRequestHandler):
     # --8<-- [end:post]
 
 
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with two defaults changed for clients that misbehave."""
+
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+
+
 @contextlib.contextmanager
 def running_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = Server((host, port), Handler)
     server.store = Store()  # type: ignore[attr-defined]
     server.daemon_threads = False  # so server_close() waits for every connection to be closed
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

@@ -1,3 +1,10 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+#     "trustme~=1.2",
+# ]
+# ///
 """HTTPS on loopback: a certificate authority made at run time, and a client that verifies.
 
 Shows what "HTTP supports TLS" really means: HTTPS is HTTP sent inside a TLS connection (RFC 9110
@@ -19,6 +26,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +44,7 @@ class Handler(BaseHTTPRequestHandler):
     # a keep-alive response written in two pieces can wait for a delayed ACK (tens of ms).
     disable_nagle_algorithm = True
     timeout = 5
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass
@@ -48,7 +57,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Strict-Transport-Security", "max-age=31536000")  # RFC 6797: HTTPS only
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_HEAD = do_GET  # the same answer, without the body (RFC 9110 section 9.3.2)
 
 
 # --8<-- [start:server]
@@ -60,6 +72,7 @@ class TLSServer(ThreadingHTTPServer):
     """
 
     daemon_threads = False  # server_close() waits for the connections to finish
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext) -> None:
         super().__init__(address, Handler)
@@ -77,6 +90,10 @@ class TLSServer(ThreadingHTTPServer):
             return
         with tls:
             self.RequestHandlerClass(tls, client_address, self)
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
 
 
 def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:

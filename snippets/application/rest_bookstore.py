@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+# ]
+# ///
 """A REST API for a small bookstore: resources, methods, status codes, ETags and pagination.
 
 Authors, books and reviews are resources with their own URLs. The server (http.server's
@@ -20,6 +26,7 @@ import copy
 import hashlib
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -130,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
     # body waits for the ACK of the head, which the client delays (~40 ms). Send at once.
     disable_nagle_algorithm = True
     timeout = 10  # an idle keep-alive connection is closed after this many seconds
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
     store: Store  # set on the subclass that make_server builds
     body = b""
 
@@ -154,18 +162,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self) -> None:
         path, _, query = self.path.partition("?")
+        command = "GET" if self.command == "HEAD" else self.command  # HEAD: GET without a body
         allowed = []
         try:
             self.body = self.read_body()
             for method, pattern, name in self.ROUTES:
                 match = re.fullmatch(pattern, path)
-                if match and method == self.command:
+                if match and method == command:
                     args = [int(group) for group in match.groups()]
                     with self.store.lock:
                         getattr(self, name)(*args, query=query)
                     return
                 if match:
-                    allowed.append(method)
+                    allowed += [method, "HEAD"] if method == "GET" else [method]
             if allowed:
                 raise HTTPProblem(HTTPStatus.METHOD_NOT_ALLOWED,
                                   f"{self.command} is not allowed on {path}",
@@ -174,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
         except HTTPProblem as problem:
             self.send_problem(problem)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = dispatch
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = dispatch
     # --8<-- [end:routes]
 
     # --8<-- [start:helpers]
@@ -184,13 +193,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # http.server does not decode chunked bodies
             raise HTTPProblem(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
         length = self.headers.get("Content-Length", "0")
-        if not is_number(length):
+        if not is_number(length) or len(self.headers.get_all("Content-Length", [])) > 1:
             self.close_connection = True  # we cannot tell where the body ends: stop here
-            raise HTTPProblem(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length!r}")
-        if int(length) > MAX_BODY:
+            raise HTTPProblem(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length[:20]!r}")
+        if len(length) > 9 or int(length) > MAX_BODY:  # (int() refuses over 4300 digits)
             self.close_connection = True  # do not read (or leave) a huge body on the socket
             raise HTTPProblem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                              f"body of {length} bytes, the limit is {MAX_BODY}")
+                              f"body of {length[:20]} bytes, the limit is {MAX_BODY}")
         return self.rfile.read(int(length))
 
     def read_json(self) -> object:
@@ -199,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as error:  # JSONDecodeError, or UnicodeDecodeError for bad UTF-8
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
             raise HTTPProblem(HTTPStatus.BAD_REQUEST, f"body is not JSON: {reason}") from None
+        except RecursionError:  # [[[[... deeper than the parser's stack
+            raise HTTPProblem(HTTPStatus.BAD_REQUEST, "body is nested too deeply") from None
 
     def send_json(self, status: HTTPStatus, body: object | None,
                   headers: dict[str, str] | None = None) -> None:
@@ -210,7 +221,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     def send_problem(self, problem: HTTPProblem) -> None:
         body = {"type": "about:blank", "title": problem.status.phrase,
@@ -224,7 +236,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
     # --8<-- [end:helpers]
 
     # --8<-- [start:pagination]
@@ -310,10 +323,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(HTTPStatus.OK, {"items": reviews})
 
 
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with two defaults changed for clients that misbehave."""
+
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+
+
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     """A server with its own fresh copy of the data; port 0 lets the OS choose."""
     handler = type("BookstoreHandler", (Handler,), {"store": Store()})
-    return ThreadingHTTPServer((host, port), handler)
+    return Server((host, port), handler)
 
 
 @contextmanager

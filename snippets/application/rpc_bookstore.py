@@ -1,11 +1,21 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "grpcio~=1.85",
+#     "grpcio-tools~=1.85",
+# ]
+# ///
 """The bookstore as a gRPC service: a protobuf schema, unary and streaming calls, deadlines.
 
-The service and its messages are declared in bookstore.proto, which must sit beside this file:
-the message classes and stubs are built from it at run time with grpc.protos_and_services
-(needs grpcio-tools), so no generated code is kept. The server (grpcio, HTTP/2 on 127.0.0.1)
+The service and its messages are declared in a protobuf schema that this file carries (the
+BOOKSTORE_PROTO string: a copy of this one file is all a reader needs); the message classes and
+stubs are built from it at run time with grpc.protos_and_services (needs grpcio-tools), so no
+generated code is kept. The server (grpcio, HTTP/2 on 127.0.0.1)
 answers unary calls, a server-streaming ListBooks, a GetAuthorPage made for one screen, and a
 WatchReviews stream that runs until the client's deadline ends it with DEADLINE_EXCEEDED. Bad
-input gets a gRPC status code: NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS.
+input gets a gRPC status code: NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS. Each open stream
+holds one of the server's 8 worker threads, so streams have a limit of their own (4 at once,
+RESOURCE_EXHAUSTED beyond) and a longest life: they never starve the unary calls.
 
 Run: python rpc_bookstore.py                   (a demo on 127.0.0.1, a port the OS chose)
      python rpc_bookstore.py server --port 50051 (serve until Ctrl-C)
@@ -18,7 +28,9 @@ import argparse
 import copy
 import json
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from contextlib import suppress
@@ -26,19 +38,116 @@ from pathlib import Path
 
 import grpc
 
-HERE = Path(__file__).resolve().parent
+MAX_WORKERS = 8  # threads that run handlers: each call, unary or stream, holds one while it runs
+MAX_WATCHERS = 4  # WatchReviews streams at once: the other workers stay free for unary calls
+MAX_WATCH = 300.0  # seconds a stream lasts at most, deadline or not (then the client asks again)
+MAX_RPCS = 64  # calls running or queued for a worker; more get RESOURCE_EXHAUSTED at once
+
+
+# --8<-- [start:proto]
+BOOKSTORE_PROTO = """\
+// The bookstore as a gRPC service: rpc_bookstore.py compiles this at run time.
+syntax = "proto3";
+
+package bookstore;
+
+// --8<-- [start:service]
+service Bookstore {
+  // Unary calls: one request message, one response message.
+  rpc GetAuthor(GetAuthorRequest) returns (Author);
+  rpc CreateBook(CreateBookRequest) returns (Book);
+  rpc AddReview(AddReviewRequest) returns (Review);
+  // Made for one screen: the RPC answer to under- and over-fetching.
+  rpc GetAuthorPage(GetAuthorRequest) returns (AuthorPage);
+  // Server streaming: one request, a stream of responses.
+  rpc ListBooks(ListBooksRequest) returns (stream Book);
+  // A book's reviews, then each new one, until the client's deadline.
+  rpc WatchReviews(WatchReviewsRequest) returns (stream Review);
+}
+// --8<-- [end:service]
+
+// --8<-- [start:messages]
+message Author {
+  int32 id = 1;  // numbers, not names, go on the wire
+  string name = 2;
+  int32 born = 3;
+  string country = 4;
+  string bio = 5;
+}
+
+message Book {
+  int32 id = 1;
+  int32 author_id = 2;
+  string isbn = 3;
+  string title = 4;
+  int32 year = 5;
+  int32 pages = 6;
+  string summary = 7;
+}
+
+message Review {
+  int32 id = 1;
+  int32 book_id = 2;
+  string reviewer = 3;
+  int32 rating = 4;
+  string text = 5;
+}
+
+message AuthorPage {
+  message ReviewLine {
+    string reviewer = 1;
+    int32 rating = 2;
+  }
+  message BookLine {
+    string title = 1;
+    int32 year = 2;
+    repeated ReviewLine reviews = 3;
+  }
+  string name = 1;
+  repeated BookLine books = 2;
+}
+// --8<-- [end:messages]
+
+message GetAuthorRequest {
+  int32 id = 1;
+}
+
+message ListBooksRequest {
+  int32 author_id = 1;
+}
+
+message CreateBookRequest {
+  int32 author_id = 1;
+  string isbn = 2;
+  string title = 3;
+  int32 year = 4;
+}
+
+message AddReviewRequest {
+  int32 book_id = 1;
+  string reviewer = 2;
+  int32 rating = 3;
+  string text = 4;
+}
+
+message WatchReviewsRequest {
+  int32 book_id = 1;
+}
+"""
+# --8<-- [end:proto]
 
 
 # --8<-- [start:load]
-def load_protos():
-    """Build the message classes and the stub/servicer from bookstore.proto, beside this file."""
-    if not (HERE / "bookstore.proto").is_file():
-        raise FileNotFoundError(f"bookstore.proto must be next to this file, in {HERE}")
-    sys.path.insert(0, str(HERE))  # protos_and_services resolves the path from sys.path
-    try:
-        return grpc.protos_and_services("bookstore.proto")
-    finally:
-        sys.path.remove(str(HERE))
+def load_protos(schema: str = BOOKSTORE_PROTO):
+    """Build the message classes and the stub/servicer from the schema. protos_and_services
+    reads a .proto file from sys.path: write it to a temporary folder for the call."""
+    with tempfile.TemporaryDirectory(prefix="bookstore-proto-") as folder:
+        (Path(folder) / "bookstore.proto").write_text(schema, encoding="utf-8")
+        sys.path.insert(0, folder)
+        try:
+            return grpc.protos_and_services("bookstore.proto")
+        finally:
+            sys.path.remove(folder)
 
 
 pb, services = load_protos()  # pb.Author, pb.Book, ...; services.BookstoreStub, ...
@@ -100,9 +209,11 @@ def review_message(row: dict) -> pb.Review:
 
 # --8<-- [start:servicer]
 class Bookstore(services.BookstoreServicer):
-    def __init__(self) -> None:
+    def __init__(self, max_watchers: int = MAX_WATCHERS, max_watch: float = MAX_WATCH) -> None:
         self.data = copy.deepcopy(SEED)
         self.changed = threading.Condition()  # guards data; notified when a review is added
+        self.watch_slots = threading.BoundedSemaphore(max_watchers)
+        self.max_watchers, self.max_watch = max_watchers, max_watch
 
     def find(self, kind: str, item_id: int, context: grpc.ServicerContext) -> dict:
         if item_id <= 0:
@@ -162,19 +273,32 @@ class Bookstore(services.BookstoreServicer):
         """Send the reviews there are, then each new one, until the call ends.
 
         The call ends when the client's deadline passes or it cancels: gRPC then runs the
-        callback, which wakes this thread so that it returns at once.
+        callback, which wakes this thread so that it returns at once. A stream holds a worker
+        thread all along: there are only max_watchers slots (the other workers serve unary
+        calls), and a stream ends after max_watch seconds even if the client set no deadline.
         """
         with self.changed:
             self.find("books", request.book_id, context)
-        context.add_callback(self.wake_watchers)
+        # --8<-- [start:slots]
+        if not self.watch_slots.acquire(blocking=False):  # refuse at once, never queue
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{self.max_watchers} streams are open already: retry later")
+        try:
+            context.add_callback(self.wake_watchers)
+            yield from self.watch(request.book_id, context, time.monotonic() + self.max_watch)
+        finally:
+            self.watch_slots.release()
+        # --8<-- [end:slots]
+
+    def watch(self, book_id: int, context: grpc.ServicerContext, ends_at: float):
         sent = 0
-        while True:
+        while (left := ends_at - time.monotonic()) > 0:
             with self.changed:
-                rows = [r for r in self.data["reviews"] if r["bookId"] == request.book_id]
+                rows = [r for r in self.data["reviews"] if r["bookId"] == book_id]
                 if len(rows) == sent:
                     if not context.is_active():
                         return
-                    self.changed.wait(timeout=5)  # woken by AddReview or by the call ending
+                    self.changed.wait(timeout=min(left, 5))  # woken by AddReview or the end
                     continue
             for row in rows[sent:]:
                 yield review_message(row)
@@ -186,12 +310,13 @@ class Bookstore(services.BookstoreServicer):
     # --8<-- [end:watch]
 
 
-def make_server(host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.Server, int]:
+def make_server(host: str = "127.0.0.1", port: int = 0,
+                bookstore: Bookstore | None = None) -> tuple[grpc.Server, int]:
     """A started server with its own copy of the data, and the port it is bound to."""
     # so_reuseport 0: a second server on a busy port fails (RuntimeError) instead of sharing it
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.so_reuseport", 0)])
-    services.add_BookstoreServicer_to_server(Bookstore(), server)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS),
+                         options=[("grpc.so_reuseport", 0)], maximum_concurrent_rpcs=MAX_RPCS)
+    services.add_BookstoreServicer_to_server(bookstore or Bookstore(), server)
     bound = server.add_insecure_port(f"{host}:{port}")  # port 0: the OS chooses; we get it back
     server.start()
     return server, bound

@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "pybreaker~=1.4",
+# ]
+# ///
 """A circuit breaker from scratch: closed, open, half-open, with an injectable clock.
 
 Closed, it lets calls through and watches them: it opens after ``failure_threshold`` failures
@@ -6,7 +12,12 @@ in a row, or when the failure rate over the last ``window`` calls reaches ``fail
 does not call the dependency at all. After ``reset_timeout`` seconds it goes half-open and lets
 at most ``half_open_calls`` trial calls through: if they all succeed it closes, if one fails it
 opens again. Business errors (``excluded``, such as "card declined") are answers, not faults, and
-never count. Listeners hear every state change; ``call`` and ``call_async`` share one state.
+never count. A call that ends without an answer counts as a failure, whatever ended it: an
+error, or a cancellation (an ``asyncio.timeout`` around ``call_async`` cancels the call, and
+``CancelledError`` is not an ``Exception``), so a trial cut short still ends its trial. An outcome
+counts only in the state period its call started in: a slow call from before the breaker opened
+does not judge the trial. Listeners hear every state change; ``call`` and ``call_async`` share
+one state.
 
 Run: python circuit_breaker.py
 (no network needed: it drives a breaker on a virtual clock, then pybreaker, the library)
@@ -57,6 +68,7 @@ class CircuitBreaker:
         self.opened_at = 0.0
         self.trials = 0  # trial calls let through in this half-open period
         self.trial_successes = 0
+        self.period = 0  # counts state changes: an outcome counts only in its call's period
 
     def _change(self, new: str) -> None:
         old, self.state = self.state, new
@@ -64,10 +76,11 @@ class CircuitBreaker:
             self.opened_at = self.clock()
         self.outcomes.clear()
         self.consecutive_failures = self.trials = self.trial_successes = 0
+        self.period += 1
         for listener in self.listeners:
             listener(old, new)
 
-    def _before_call(self) -> None:
+    def _before_call(self) -> int:
         if self.state == OPEN:
             if self.clock() - self.opened_at < self.reset_timeout:
                 raise CircuitOpenError("circuit open: failing fast")
@@ -76,6 +89,7 @@ class CircuitBreaker:
             if self.trials >= self.half_open_calls:
                 raise CircuitOpenError("circuit half-open: trial calls already in flight")
             self.trials += 1
+        return self.period
 
     def _on_success(self) -> None:
         if self.state == HALF_OPEN:
@@ -97,30 +111,32 @@ class CircuitBreaker:
         if self.consecutive_failures >= self.failure_threshold or rate_tripped:
             self._change(OPEN)
 
-    def _on_error(self, error: BaseException) -> None:
-        if isinstance(error, self.excluded):
-            self._on_success()  # the dependency answered; the answer was "no"
+    def _after_call(self, period: int, error: BaseException | None) -> None:
+        if period != self.period:
+            return  # the state changed while the call ran: its outcome is about another period
+        if error is None or isinstance(error, self.excluded):
+            self._on_success()  # an answer, even if the answer was "no"
         else:
-            self._on_failure()
+            self._on_failure()  # an error, or a call cut short: no answer came
 
     def call(self, function: Callable[..., T], *args, **kwargs) -> T:
-        self._before_call()
+        period = self._before_call()
         try:
             result = function(*args, **kwargs)
-        except Exception as error:
-            self._on_error(error)
+        except BaseException as error:  # KeyboardInterrupt too: the call ended without an answer
+            self._after_call(period, error)
             raise
-        self._on_success()
+        self._after_call(period, None)
         return result
 
     async def call_async(self, function: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
-        self._before_call()
+        period = self._before_call()
         try:
             result = await function(*args, **kwargs)
-        except Exception as error:
-            self._on_error(error)
+        except BaseException as error:  # CancelledError too: an outer timeout cut the call short
+            self._after_call(period, error)
             raise
-        self._on_success()
+        self._after_call(period, None)
         return result
 # --8<-- [end:breaker]
 

@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """N clients race to update one record under optimistic concurrency, each backing off its own way.
 
 A discrete-event simulation with a virtual clock (no real waiting, seeded randomness): every
@@ -31,6 +35,8 @@ def backoff(strategy: str, rng: random.Random, base: float = 1.0, cap: float = 1
     n = 0
     while True:
         ceiling = min(cap, base * 2**n)
+        if ceiling < cap:
+            n += 1  # once at the cap, stop doubling: base * 2**1024 would overflow a float
         if strategy == "none":
             delay = 0.0  # retry at once
         elif strategy == "exponential":
@@ -44,7 +50,6 @@ def backoff(strategy: str, rng: random.Random, base: float = 1.0, cap: float = 1
         else:
             raise ValueError(f"unknown strategy {strategy!r}, expected one of {STRATEGIES}")
         previous = delay
-        n += 1
         yield delay
 # --8<-- [end:backoff]
 

@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+# ]
+# ///
 """Idempotency keys on a real HTTP endpoint: POST /payments charges once, however often it is sent.
 
 The client makes up a key (a UUID) per payment and sends it in the ``Idempotency-Key`` header
@@ -19,6 +25,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +37,7 @@ import httpx
 
 MAX_BODY = 10_000  # bytes
 MAX_KEY = 255  # characters
+CLIENT_TIMEOUT = 10.0  # seconds a connection may stay silent (idle, or half-sent)
 
 
 # --8<-- [start:store]
@@ -81,6 +89,7 @@ class IdempotencyStore:
 
 class PaymentsServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
 
     def __init__(self, address: tuple[str, int], store: IdempotencyStore):
         super().__init__(address, PaymentsHandler)
@@ -99,10 +108,17 @@ class PaymentsServer(ThreadingHTTPServer):
             self.ledger.append(record)
         return record
 
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+
 
 class PaymentsHandler(BaseHTTPRequestHandler):
     server: PaymentsServer
     protocol_version = "HTTP/1.1"
+    timeout = CLIENT_TIMEOUT  # http.server closes a connection silent this long
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
 
     def log_message(self, format: str, *args) -> None:  # keep the transcript clean
         pass
@@ -114,8 +130,26 @@ class PaymentsHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.close_connection:  # say so: the client must not send another request on it
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then the framing it leaves to us (RFC 9112 section 6): it never
+        decodes a chunked body, so one is refused rather than left to be read as a request."""
+        if not super().parse_request():
+            return False
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True
+            self.reply(411, {"error": "send the body with a Content-Length, not chunked"})
+            return False
+        if len(self.headers.get_all("Content-Length", [])) > 1:
+            self.close_connection = True
+            self.reply(400, {"error": "more than one Content-Length"})
+            return False
+        return True
 
     def do_GET(self) -> None:
         if self.path != "/payments":
@@ -123,22 +157,29 @@ class PaymentsHandler(BaseHTTPRequestHandler):
         with self.server.ledger_lock:
             self.reply(200, {"payments": list(self.server.ledger)})
 
+    do_HEAD = do_GET  # reply() leaves the body out (RFC 9110 section 9.3.2)
+
     # --8<-- [start:post]
     def do_POST(self) -> None:
         if self.path != "/payments":
             self.close_connection = True  # the body was not read: do not reuse the connection
             return self.reply(404, {"error": "not found"})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        # --8<-- [start:length]
+        length = self.headers.get("Content-Length", "0")
+        if not (length.isascii() and length.isdigit()):  # int("-1") works, and read(-1)
+            self.close_connection = True  # reads until the client stops: no limit at all
+            return self.reply(400, {"error": "Content-Length must be a number of bytes"})
+        if len(length) > 9 or int(length) > MAX_BODY:  # (int() raises past 4300 digits)
             self.close_connection = True  # do not read a body that big
             return self.reply(413, {"error": f"body over {MAX_BODY} bytes"})
-        raw = self.rfile.read(length)
+        raw = self.rfile.read(int(length))
+        # --8<-- [end:length]
         key = self.headers.get("Idempotency-Key", "")
         if not key or len(key) > MAX_KEY:
             return self.reply(400, {"error": f"Idempotency-Key header of 1-{MAX_KEY} chars needed"})
         try:
             payment = validate(json.loads(raw))
-        except (ValueError, TypeError) as error:  # not stored: nothing ran, fix and resend
+        except (ValueError, TypeError, RecursionError) as error:  # not stored: nothing ran
             return self.reply(400, {"error": f"bad payment: {error}"})
         fingerprint = hashlib.sha256(json.dumps(payment, sort_keys=True).encode()).hexdigest()
 

@@ -1,14 +1,24 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+#     "pybreaker~=1.4",
+#     "tenacity~=9.2",
+# ]
+# ///
 """All together: a timeout, retries with jittered backoff and a circuit breaker, around one call.
 
 A flaky dependency runs on loopback (healthy, slow or down, as the demo scripts it). The client
-calls it with httpx and a timeout on every attempt; tenacity retries timeouts and 5xx answers up
-to 3 attempts with full-jitter backoff; every attempt goes through a pybreaker circuit breaker,
-which opens after 5 failures in a row. While it is open, calls fail fast without reaching the
-dependency (and are not retried); after the reset timeout one trial call goes through, and its
-success closes the breaker again. The transcript counts the calls that reached the dependency.
+calls it with httpx and a timeout on every attempt; tenacity retries what the site's one retry
+policy calls retryable (no answer; 408, 429, 502, 503, 504; 409 or 500 only with Retry-After) up to
+3 attempts with full-jitter backoff, and gives any other error status back at once; every attempt
+goes through a pybreaker circuit breaker, which opens after 5 failures in a row. While it is open,
+calls fail fast without reaching the dependency (and are not retried); after the reset timeout one
+trial call goes through, and its success closes the breaker again. The transcript counts the calls
+that reached the dependency.
 
 Run: python resilient_client.py
-     python resilient_client.py server --port 8081 [--mode down]
+     python resilient_client.py server --port 8081 [--mode down|broken]
      python resilient_client.py client --port 8081
 """
 
@@ -17,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +40,11 @@ from tenacity.wait import wait_base
 
 
 class FlakyServer(ThreadingHTTPServer):
-    """GET / answers 200, or 503 while ``mode`` is "down"; "slow-once" stalls one response."""
+    """GET / answers 200, 503 while ``mode`` is "down", 501 while "broken" (a permanent answer);
+    "slow-once" stalls one response."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
 
     def __init__(self, address: tuple[str, int], mode: str = "ok"):
         super().__init__(address, FlakyHandler)
@@ -39,9 +52,16 @@ class FlakyServer(ThreadingHTTPServer):
         self.hits = 0
         self.release = threading.Event()  # a stalled response waits for this (or 5 s)
 
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+
 
 class FlakyHandler(BaseHTTPRequestHandler):
     server: FlakyServer
+    timeout = 10  # seconds a connection may stay silent (idle, or half-sent): then it is closed
+    default_request_version = "HTTP/1.0"  # an unreadable request line still gets a status line
 
     def log_message(self, format: str, *args) -> None:
         pass
@@ -52,12 +72,16 @@ class FlakyHandler(BaseHTTPRequestHandler):
         if mode == "slow-once":
             self.server.mode = "ok"
             self.server.release.wait(timeout=5)  # far longer than the client's timeout
-        status, body = (503, b"unavailable") if mode == "down" else (200, b"ok")
+        status, body = {"down": (503, b"unavailable"),
+                        "broken": (501, b"not implemented")}.get(mode, (200, b"ok"))
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         with contextlib.suppress(OSError):  # a client that timed out has gone away
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+    do_HEAD = do_GET  # the same answer, without the body (RFC 9110 section 9.3.2)
 
 
 @contextlib.contextmanager
@@ -75,7 +99,32 @@ def running(mode: str = "ok", port: int = 0) -> Iterator[FlakyServer]:
 
 
 class Unavailable(Exception):
-    """The dependency answered with a 5xx status."""
+    """The dependency answered with a status worth retrying."""
+
+
+class Rejected(Exception):
+    """The dependency gave a final answer (501, 505, a 4xx, a 409 or 500 without Retry-After):
+    retrying would get the same. A 4xx is the caller's fault, so it does not count against the
+    dependency in the breaker; a 5xx does."""
+
+    def __init__(self, status: int):
+        super().__init__(f"{status} from the dependency: a final answer, not retried")
+        self.status = status
+
+
+# The site's one retry policy (failures/timeouts-and-retries, and retry.py, which explain it)
+RETRYABLE_STATUSES = {408, 429, 502, 503, 504}
+RETRYABLE_WITH_RETRY_AFTER = {409, 500}
+
+
+def failure_for(response: httpx.Response) -> Exception | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    if status in RETRYABLE_STATUSES or (
+            status in RETRYABLE_WITH_RETRY_AFTER and "retry-after" in response.headers):
+        return Unavailable(f"{status} from the dependency")
+    return Rejected(status)
 
 
 class wait_full_jitter(wait_base):
@@ -100,7 +149,9 @@ class ResilientClient:
                  sleep: Callable[[float], None] = time.sleep,
                  on_attempt: Callable[[str], None] = lambda event: None):
         self.http = httpx.Client(base_url=base_url, timeout=timeout)  # per attempt
-        self.breaker = breaker or pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)
+        self.breaker = breaker or pybreaker.CircuitBreaker(
+            fail_max=5, reset_timeout=30,
+            exclude=[lambda error: isinstance(error, Rejected) and error.status < 500])
         self.attempts = attempts
         self.rng = rng or random.Random()
         self.sleep = sleep
@@ -108,8 +159,9 @@ class ResilientClient:
 
     def _attempt(self, path: str) -> str:
         response = self.http.get(path)
-        if response.status_code >= 500:
-            raise Unavailable(f"{response.status_code} from the dependency")
+        failure = failure_for(response)
+        if failure is not None:
+            raise failure
         return response.text
 
     def get(self, path: str = "/") -> str:
@@ -192,7 +244,7 @@ def main() -> None:
     parser.add_argument("role", nargs="?", choices=["server", "client"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--mode", choices=["ok", "down", "slow-once"], default="ok")
+    parser.add_argument("--mode", choices=["ok", "down", "broken", "slow-once"], default="ok")
     args = parser.parse_args()
     if args.role == "server":
         server = FlakyServer((args.host, args.port), args.mode)

@@ -1,10 +1,16 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Retries done right: capped exponential backoff with jitter, a deadline, retryable errors only.
 
 Shows the four backoff policies of the AWS Builders' Library article "Timeouts, retries, and
 backoff with jitter" (capped exponential, full jitter, equal jitter, decorrelated jitter), and a
 retry helper, sync and async, that stops after a number of attempts or an overall deadline,
-retries only errors that are safe to retry, honours a server's Retry-After (RFC 9110, 10.2.3) and
-spends from a retry budget so that retries cannot multiply the load on a dependency that is down.
+retries only errors that are safe to retry (no answer, 408, 429, 502, 503, 504; 409 and 500 only
+with a Retry-After; never 501, 505 or another 4xx), honours a server's Retry-After (RFC 9110,
+10.2.3) and spends from a retry budget so that retries cannot multiply the load on a dependency
+that is down.
 Randomness, clock and sleep are parameters, so the demo and the tests are exact.
 
 Run: python retry.py
@@ -47,6 +53,8 @@ class Backoff:
         n = 0
         while True:
             ceiling = min(self.cap, self.base * 2**n)
+            if ceiling < self.cap:
+                n += 1  # once at the cap, stop doubling: base * 2**1024 would overflow a float
             if self.strategy == "exponential":
                 delay = ceiling  # every client waits exactly as long: they stay in step
             elif self.strategy == "full":
@@ -56,7 +64,6 @@ class Backoff:
             else:  # decorrelated: grows from the previous delay, not from n
                 delay = min(self.cap, rng.uniform(self.base, previous * 3))
             previous = delay
-            n += 1
             yield delay
 
 
@@ -74,13 +81,20 @@ class DependencyError(Exception):
         self.retry_after = retry_after  # seconds the server asked us to wait, if it did
 
 
-# Worth another try: the request timed out or was throttled, or the server says it may work later.
-RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+# Transient by definition (RFC 9110, 15.5.9 and 15.6.3-15.6.5; RFC 6585, 4): the request timed
+# out, was throttled, or a gateway or the server is briefly unable to answer.
+RETRYABLE_STATUSES = {408, 429, 502, 503, 504}
+# Usually not transient: a conflict with the resource's state, or a bug that fails the same way
+# again. Retried only when the server says when to come back (Retry-After), as an idempotency
+# server does with 409 for a key whose first request is still in flight.
+RETRYABLE_WITH_RETRY_AFTER = {409, 500}
 
 
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, DependencyError):
-        return error.status is None or error.status in RETRYABLE_STATUSES
+        if error.status is None or error.status in RETRYABLE_STATUSES:
+            return True
+        return error.status in RETRYABLE_WITH_RETRY_AFTER and error.retry_after is not None
     return isinstance(error, ConnectionError | TimeoutError)  # no answer: try again
 
 
@@ -305,6 +319,12 @@ def demo() -> None:
         [DependencyError("400 Bad Request", status=400), "never"])
     run("a 429 with Retry-After: 3 is honoured:",
         [DependencyError("429 Too Many Requests", status=429, retry_after=3.0), "paid"])
+    run("a 409 with Retry-After: 1 (the same key still in flight) is retried:",
+        [DependencyError("409 Conflict", status=409, retry_after=1.0), "paid"])
+    run("a 409 without Retry-After is a real conflict, not retried:",
+        [DependencyError("409 Conflict", status=409), "never"])
+    run("a 501 is permanent: the next try cannot fix it:",
+        [DependencyError("501 Not Implemented", status=501), "never"])
     run("down for good, max 4 attempts:", [unavailable] * 5)
     run("down for good, 0.3 s deadline:", [unavailable] * 5, deadline=0.3)
 

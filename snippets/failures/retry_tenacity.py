@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "tenacity~=9.2",
+# ]
+# ///
 """The retry policy of retry.py written with tenacity, the library you would use in production.
 
 Same rules: capped exponential backoff with full, equal or decorrelated jitter (or none), at most
@@ -40,12 +46,15 @@ class DependencyError(Exception):
         self.retry_after = retry_after
 
 
-RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+RETRYABLE_STATUSES = {408, 429, 502, 503, 504}  # transient by definition
+RETRYABLE_WITH_RETRY_AFTER = {409, 500}  # only when the server says when to come back
 
 
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, DependencyError):
-        return error.status is None or error.status in RETRYABLE_STATUSES
+        if error.status is None or error.status in RETRYABLE_STATUSES:
+            return True
+        return error.status in RETRYABLE_WITH_RETRY_AFTER and error.retry_after is not None
     return isinstance(error, ConnectionError | TimeoutError)
 
 
@@ -56,14 +65,20 @@ class wait_full_jitter(wait_base):
     def __init__(self, base: float, cap: float, rng: random.Random):
         self.base, self.cap, self.rng = base, cap, rng
 
-    def __call__(self, retry_state: RetryCallState) -> float:
+    def ceiling(self, retry_state: RetryCallState) -> float:
         n = retry_state.attempt_number - 1  # attempt 1 failed: this is retry n = 0
-        return self.rng.uniform(0, min(self.cap, self.base * 2**n))
+        try:
+            return min(self.cap, self.base * 2**n)
+        except OverflowError:  # from n = 1024 on, as tenacity's own wait_exponential does
+            return self.cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return self.rng.uniform(0, self.ceiling(retry_state))
 
 
 class wait_equal_jitter(wait_full_jitter):
     def __call__(self, retry_state: RetryCallState) -> float:
-        ceiling = min(self.cap, self.base * 2 ** (retry_state.attempt_number - 1))
+        ceiling = self.ceiling(retry_state)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 

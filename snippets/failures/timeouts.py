@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Choose a timeout from the latency distribution, not from a round number.
 
 Timing out is how a client notices that a call will not come back. Too short, and healthy but

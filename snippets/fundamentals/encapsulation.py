@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Encapsulation: each layer wraps the one above it in its own header (the OSI model in bytes).
 
 Shows an application message becoming a UDP datagram (RFC 768), then an IPv4 packet (RFC 791),

@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Build and parse an IPv4 header (RFC 791) with the Internet checksum (RFC 1071).
 
 Shows what the network layer adds to every packet: 20 bytes that carry the source and destination

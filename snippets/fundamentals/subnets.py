@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Subnets, CIDR and how a router picks a route, with the standard library's ``ipaddress``.
 
 Shows what a prefix like 10.20.0.0/16 means (a network part and a host part), how many hosts a
@@ -74,7 +78,8 @@ def demo() -> None:
         "10.20.64.0/18": "rack switch 2",
     })
     print("routing decisions (longest prefix wins):")
-    for address in ["10.20.64.7", "10.20.1.1", "10.99.0.1", "93.184.216.34"]:
+    # 203.0.113.0/24 stands for "a host on the internet": a documentation range (RFC 5737)
+    for address in ["10.20.64.7", "10.20.1.1", "10.99.0.1", "203.0.113.34"]:
         route = table.lookup(address)
         print(f"  {address:<14} matches {str(route.network):<14} -> {route.next_hop}")
 

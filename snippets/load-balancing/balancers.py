@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Load-balancing algorithms as small classes with one interface, and a consistent-hash ring.
 
 Every balancer has ``pick(key) -> server`` (the key is the client's address, or a user id; most
@@ -140,6 +144,24 @@ class LeastResponseTime(LeastConnections):
 # --8<-- [end:stateful]
 
 
+# --8<-- [start:p2c]
+class PowerOfTwoChoices(LeastConnections):
+    """Two different servers at random, then the one with fewer requests in flight (ties: the
+    first drawn). It needs the counts of only two servers, and a fleet of balancers whose
+    counts are out of date does not all pile onto the same "least loaded" server."""
+
+    def __init__(self, servers: Sequence[str], seed: int = 0) -> None:
+        super().__init__(servers)
+        self.rng = random.Random(seed)
+
+    def pick(self, key: str = "") -> str:
+        drawn = self.rng.sample(self.servers, min(2, len(self.servers)))
+        server = min(drawn, key=lambda s: self.in_flight[s])  # release() is LeastConnections'
+        self.in_flight[server] += 1
+        return server
+# --8<-- [end:p2c]
+
+
 # --8<-- [start:ring]
 class HashRing:
     """Consistent hashing: servers and keys hash onto one circle; a key belongs to the first
@@ -216,6 +238,7 @@ def demo() -> None:
         "random (seed 7)": lambda clock: Random(SERVERS, seed=7),
         "least connections": lambda clock: LeastConnections(SERVERS),
         "least resp. time": lambda clock: LeastResponseTime(SERVERS, clock),
+        "2 choices (seed 7)": lambda clock: PowerOfTwoChoices(SERVERS, seed=7),
         "IP hash": lambda clock: IPHash(SERVERS),
         "hash ring": lambda clock: HashRing(SERVERS),
     }

@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """A layer-4 load balancer: an asyncio TCP proxy that picks a backend per *connection*.
 
 It never parses what flows through it. For each client connection it picks the next backend
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +35,9 @@ CONNECT_TIMEOUT = 2.0  # a backend that does not accept within this is skipped
 IDLE_TIMEOUT = 60.0  # a connection silent both ways this long is closed
 CHUNK = 64 * 1024
 MAX_HEAD = 8 * 1024  # the demo backends' and client's limit on an HTTP head
+MAX_BODY = 64 * 1024  # the demo backends read (and ignore) a request body up to this
+REQUEST_LINE = re.compile(rb"([A-Z]+) (/[!-~]*) HTTP/1\.[01]\r\n")  # visible ASCII path
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([^\r]*?)[ \t]*(?=\r\n)", re.IGNORECASE)
 
 log = logging.getLogger("l4_proxy")
 
@@ -153,8 +161,24 @@ class L4Proxy:
 
 
 # --8<-- [start:backend]
+def body_length(head: bytes) -> int | None:
+    """The length of the request's body, or None if its framing cannot be trusted: two
+    lengths, one that is not a plain number or is too big, or a chunked body."""
+    lengths = CONTENT_LENGTH.findall(head)
+    if len(lengths) > 1 or b"\r\ntransfer-encoding:" in head.lower():
+        return None
+    length = lengths[0] if lengths else b"0"
+    if not length.isdigit() or len(length) > 9 or int(length) > MAX_BODY:
+        return None  # (int() of "-1" works; of 5000 digits it raises)
+    return int(length)
+
+
 class NameServer:
-    """A tiny HTTP/1.1 backend that answers every GET with its own name (keep-alive)."""
+    """A tiny HTTP/1.1 backend that answers every request with its own name (keep-alive).
+
+    Small, but strict where a mistake would desynchronise a kept-alive connection: a body is
+    read by its Content-Length (or the request refused), and HEAD gets no body.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -176,10 +200,19 @@ class NameServer:
             while True:
                 async with asyncio.timeout(IDLE_TIMEOUT):
                     head = await reader.readuntil(b"\r\n\r\n")
-                method, path, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+                    line, length = REQUEST_LINE.match(head), body_length(head)
+                    if line is None or length is None:
+                        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                     b"Connection: close\r\n\r\n")  # framing unknown: stop
+                        await writer.drain()
+                        return
+                    await reader.readexactly(length)  # read, so it is not taken for a request
+                method, path = line[1].decode(), line[2].decode()
                 body = f"{self.name}: {method} {path}\n".encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                             b"Content-Length: %d\r\n\r\n" % len(body))
+                if method != "HEAD":  # HEAD: the head a GET gets, no body (RFC 9110 9.3.2)
+                    writer.write(body)
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
                 TimeoutError, ConnectionError):

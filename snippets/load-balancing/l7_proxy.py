@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """A layer-7 load balancer: an asyncio HTTP/1.1 reverse proxy that picks a backend per *request*.
 
 It terminates the client's HTTP connection: it parses each request strictly (a bounded request
@@ -37,6 +41,7 @@ CLIENT_TIMEOUT = 30.0  # a client must send each whole request within this
 CHUNK = 64 * 1024
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.6.2: methods, field names
+TARGET = re.compile(r"/[!-~]*")  # a path of visible ASCII: no control byte goes to a backend
 STATUS_LINE = re.compile(r"HTTP/1\.[01] (\d{3}) ?(.*)")
 # RFC 9110 7.6.1: these describe one hop (one connection), so a proxy does not forward them
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
@@ -96,8 +101,8 @@ def parse_head(head: bytes) -> Request:
     method, target, version = parts
     if not TOKEN.fullmatch(method):
         raise HTTPError(400, f"method {method[:20]!r} is not a token")
-    if not target.startswith("/"):
-        raise HTTPError(400, f"request target {target[:40]!r} must start with '/'")
+    if not TARGET.fullmatch(target):
+        raise HTTPError(400, f"request target {target[:40]!r} must be a path of visible ASCII")
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         status = 505 if re.fullmatch(r"HTTP/\d\.\d", version) else 400
         raise HTTPError(status, f"{version[:20]!r} is not HTTP/1.1 or HTTP/1.0")
@@ -123,8 +128,8 @@ def parse_head(head: bytes) -> Request:
     length = request.get("content-length") or "0"
     if not length.isdigit():
         raise HTTPError(400, f"Content-Length {length[:20]!r} is not a number")
-    if int(length) > MAX_BODY:
-        raise HTTPError(413, f"a body of {length} bytes, at most {MAX_BODY}")
+    if len(length) > len(str(MAX_BODY)) or int(length) > MAX_BODY:  # int() fails past 4300 digits
+        raise HTTPError(413, f"a body of {length[:20]} bytes, at most {MAX_BODY}")
     return request
 # --8<-- [end:parse]
 
@@ -425,7 +430,8 @@ class NameServer:
                 close = fields.get("connection") == "close"
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                              b"Content-Length: %d\r\n%s\r\n%s"
-                             % (len(body), b"Connection: close\r\n" * close, body))
+                             % (len(body), b"Connection: close\r\n" * close,
+                                b"" if method == "HEAD" else body))  # HEAD: no body
                 await writer.drain()
                 if close:
                     return

@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "httpx~=0.28",
+# ]
+# ///
 """Short and long polling over plain HTTP/1.1, with a cursor so nothing is missed or repeated.
 
 The server keeps a message log; message n has id n. A client asks "what came after my cursor?"
@@ -80,21 +86,23 @@ class PollServer:
         self.connections += 1
         try:
             while True:  # HTTP/1.1 keeps the connection for the next request
+                method = ""  # not known until the request line is read
                 async with asyncio.timeout(IDLE_TIMEOUT):
                     request = await read_request(reader)
                 if request is None:
                     break
                 self.requests += 1
+                method = request[0]
                 status, body = await self.respond(*request, reader)
                 writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
                              f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n\r\n"
-                             .encode() + body)
+                             .encode() + (b"" if method == "HEAD" else body))
                 await writer.drain()
         except HttpError as error:
             body = json.dumps({"error": error.reason}).encode()
             reason = {400: "Bad Request", 404: "Not Found"}[error.status]
             writer.write(f"HTTP/1.1 {error.status} {reason}\r\nContent-Length: {len(body)}\r\n"
-                         "Connection: close\r\n\r\n".encode() + body)
+                         "Connection: close\r\n\r\n".encode() + (b"" if method == "HEAD" else body))
         except (ConnectionError, TimeoutError):
             pass  # the client vanished or went idle: free the connection
         finally:
@@ -105,7 +113,7 @@ class PollServer:
     async def respond(self, method: str, target: str, headers: dict[str, str],
                       reader: asyncio.StreamReader) -> tuple[str, bytes]:
         url = urlsplit(target)
-        if method != "GET" or url.path != "/messages":
+        if method not in ("GET", "HEAD") or url.path != "/messages":  # HEAD: GET, no body
             raise HttpError(404, "only GET /messages?after=<id>[&wait=<seconds>]")
         query = parse_qs(url.query)
         try:

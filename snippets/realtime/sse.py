@@ -1,10 +1,17 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Server-Sent Events: a text/event-stream server and a client that parses it by the WHATWG rules.
 
 The server keeps a log of events with ids. A client opens one long HTTP response and the server
 writes each event into it as it happens, with a `retry:` hint and a heartbeat comment when it has
 nothing to say. A client that reconnects sends `Last-Event-ID` and gets exactly the events it
-missed: no loss, no duplicates. The client parses the stream exactly as a browser's EventSource
-does (https://html.spec.whatwg.org/multipage/server-sent-events.html) and reconnects by itself.
+missed: no loss, no duplicates. An id names the server's run ("boot") as well as the event, so
+after a restart, when the log starts again, a client holding an old id is sent the new log from
+its start instead of skipping it. The client parses the stream exactly as a browser's
+EventSource does (https://html.spec.whatwg.org/multipage/server-sent-events.html) and
+reconnects by itself.
 
 Run: python sse.py                   (a demo on 127.0.0.1: a dropped stream resumes where it was)
      python sse.py server --port 8001 (publishes a tick every second, until Ctrl-C)
@@ -18,13 +25,16 @@ import asyncio
 import codecs
 import contextlib
 import re
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 MAX_REQUEST_LINE = 1024  # bytes; a longer request line gets 400
 MAX_HEADERS = 32  # header lines; more gets 400
 READ_LIMIT = 8192  # asyncio's line limit: a longer header line gets 400
+HEAD_TIMEOUT = 10.0  # seconds a client has to send its whole request head
 LINE_END = re.compile(r"\r\n|\r|\n")
+EVENT_ID = re.compile(r"([0-9a-z]{1,16})-([0-9]{1,9})")  # "<boot>-<n>": event n of that boot
 
 
 # --8<-- [start:parser]
@@ -100,7 +110,7 @@ class EventStreamParser:
 # --8<-- [end:parser]
 
 
-def format_event(event_id: int, data: str, event_type: str = "") -> bytes:
+def format_event(event_id: str, data: str, event_type: str = "") -> bytes:
     """One event on the wire: an id line, an optional type, one `data:` line per line of data."""
     lines = [f"id: {event_id}"]
     if event_type:
@@ -139,16 +149,26 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str
     return parts[0], parts[1], headers
 
 
+STREAM_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+               b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+               b"Access-Control-Allow-Origin: *\r\n"  # a page from another origin may listen
+               b"Connection: close\r\n\r\n")  # the body ends when the connection does
+
+
 # --8<-- [start:server]
 class EventServer:
     """An event log with ids, streamed to every client as text/event-stream."""
 
     def __init__(self, *, retry_ms: int = 1000, heartbeat: float = 15.0,
-                 send_timeout: float = 5.0) -> None:
+                 send_timeout: float = 5.0, head_timeout: float = HEAD_TIMEOUT,
+                 boot: str | None = None) -> None:
         self.retry_ms, self.heartbeat, self.send_timeout = retry_ms, heartbeat, send_timeout
-        self.log: list[tuple[str, str]] = []  # (type, data); the id of log[i] is i + 1
+        self.head_timeout = head_timeout
+        self.boot = boot or secrets.token_hex(4)  # this run of the server, in every event id
+        self.log: list[tuple[str, str]] = []  # (type, data); log[i] has id f"{boot}-{i + 1}"
         self.changed = asyncio.Condition()  # notified on a new event or a stream opening/closing
         self.streams = 0  # open streams: a dropped client must bring this back down
+        self.closing = False  # set by close(): every stream ends, its client reconnects
         self.drop_after: int | None = None  # for the demo: cut every stream after this many events
 
     async def publish(self, data: str, event_type: str = "") -> int:
@@ -157,15 +177,28 @@ class EventServer:
             self.changed.notify_all()
             return len(self.log)
 
+    def resume_after(self, last_event_id: str | None) -> int:
+        """How many events of the log the client has seen. An id of another boot means the
+        server restarted and its log began again: all of it is new to this client."""
+        if last_event_id is None:
+            return 0
+        match = EVENT_ID.fullmatch(last_event_id)
+        if not match:
+            raise HttpError(400, "bad Last-Event-ID")
+        boot, number = match.groups()
+        return min(int(number), len(self.log)) if boot == self.boot else 0
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            method, target, headers = await read_request(reader)
-            if method != "GET" or target != "/events":
+            async with asyncio.timeout(self.head_timeout):  # an idle or half-sent head is cut
+                method, target, headers = await read_request(reader)
+            if method not in ("GET", "HEAD") or target != "/events":
                 raise HttpError(404, "not found")
-            last_id = headers.get("last-event-id", "0")  # resume after this id
-            if not (last_id.isascii() and last_id.isdigit()):
-                raise HttpError(400, "bad Last-Event-ID")
-            await self.stream(reader, writer, int(last_id))
+            cursor = self.resume_after(headers.get("last-event-id"))
+            if method == "HEAD":  # the head a GET would get, and no body
+                writer.write(STREAM_HEAD)
+                return
+            await self.stream(reader, writer, cursor)
         except HttpError as error:
             writer.write(f"HTTP/1.1 {error.status} {error.reason}\r\nContent-Length: 0\r\n"
                          "Connection: close\r\n\r\n".encode())
@@ -178,20 +211,17 @@ class EventServer:
 
     async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      cursor: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-                     b"Connection: close\r\n\r\n"  # the body ends when the connection does
-                     + f"retry: {self.retry_ms}\n\n".encode())
+        writer.write(STREAM_HEAD + f"retry: {self.retry_ms}\n\n".encode())
         gone = asyncio.ensure_future(reader.read(1))  # completes when the client hangs up
         async with self.changed:
             self.streams += 1
             self.changed.notify_all()
         sent = 0
         try:
-            while not gone.done():
+            while not gone.done() and not self.closing:
                 for event_type, data in self.log[cursor:]:
                     cursor += 1
-                    writer.write(format_event(cursor, data, event_type))
+                    writer.write(format_event(f"{self.boot}-{cursor}", data, event_type))
                     sent += 1
                     if sent == self.drop_after:
                         return
@@ -209,12 +239,19 @@ class EventServer:
         """Wait for an event after `cursor`, the client leaving, or the heartbeat interval."""
         async def news() -> None:
             async with self.changed:
-                await self.changed.wait_for(lambda: len(self.log) > cursor)
+                await self.changed.wait_for(lambda: len(self.log) > cursor or self.closing)
         waiter = asyncio.ensure_future(news())
         done, _ = await asyncio.wait({waiter, gone}, timeout=self.heartbeat,
                                      return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         return bool(done)
+
+    async def close(self) -> None:
+        """End every stream (a restart, a deploy): each client reconnects after `retry`."""
+        async with self.changed:
+            self.closing = True
+            self.changed.notify_all()
+            await self.changed.wait_for(lambda: self.streams == 0)
 # --8<-- [end:server]
 
 
@@ -258,12 +295,23 @@ async def events(host: str, port: int, *, last_event_id: str = "", retry_ms: int
 # --8<-- [end:client]
 
 
+async def restart(server: asyncio.Server, hub: EventServer,
+                  boot: str) -> tuple[asyncio.Server, EventServer]:
+    """Stop the server and start a fresh one on the same port: the log (in memory) is gone."""
+    await hub.close()
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    hub = EventServer(retry_ms=hub.retry_ms, heartbeat=hub.heartbeat, boot=boot)
+    return await asyncio.start_server(hub.handle, "127.0.0.1", port, limit=READ_LIMIT), hub
+
+
 async def demo() -> None:
-    hub = EventServer(retry_ms=50, heartbeat=0.05)
+    hub = EventServer(retry_ms=50, heartbeat=0.05, boot="b1")
     hub.drop_after = 3  # cut each stream after 3 events, as a flaky proxy would
     server = await asyncio.start_server(hub.handle, "127.0.0.1", 0, limit=READ_LIMIT)
     port = server.sockets[0].getsockname()[1]
-    print("server: text/event-stream on 127.0.0.1, a port the OS chose")
+    print("server: text/event-stream on 127.0.0.1, a port the OS chose; ids are <boot>-<n>")
     for n in range(1, 6):
         await hub.publish(f"price {100 + n}", "tick")
     await hub.publish("market\nclosed")  # two lines of data in one event
@@ -271,14 +319,22 @@ async def demo() -> None:
     async with contextlib.aclosing(stream):
         async for event in stream:
             print(f"client: id={event.last_event_id} type={event.type} data={event.data!r}")
-            if event.last_event_id == "3":
+            if event.last_event_id == "b1-3":
                 print("  (the server cuts the stream; the client waits retry: 50 ms and resumes"
-                      " with Last-Event-ID: 3)")
-            if event.last_event_id == "6":
+                      " with Last-Event-ID: b1-3)")
+            if event.last_event_id == "b1-6":
+                print(f"server: {len(hub.log)} events sent once each; it restarts (boot b2, "
+                      "an empty log) and publishes one")
+                server, hub = await restart(server, hub, "b2")
+                await hub.publish("market\nopen")
+                print("  (the client resumes with Last-Event-ID: b1-6, an id of another boot: "
+                      "the new server sends\n   its log from the start, where a bare 6 would "
+                      "have skipped its first 6 events)")
+            if event.last_event_id == "b2-1":
                 break
     async with hub.changed:
         await hub.changed.wait_for(lambda: hub.streams == 0)
-    print(f"server: {len(hub.log)} events sent once each, {hub.streams} streams left open")
+    print(f"server: {hub.streams} streams left open")
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /events HTTP/1.1\r\nLast-Event-ID: x\r\n\r\n")

@@ -1,3 +1,9 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "websockets~=17.4",
+# ]
+# ///
 """A WebSocket broadcast chat with the `websockets` library: join, leave, keepalive, close codes.
 
 Each client opens one WebSocket (`ws://host:port/?name=alice`) and keeps it. Anything a client
@@ -27,6 +33,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Inval
 
 MAX_MESSAGE = 64 * 1024  # bytes; a bigger message closes the connection with 1009
 MAX_BACKLOG = 256 * 1024  # bytes queued for one client; beyond that it is too slow to keep
+OPEN_TIMEOUT = 10.0  # seconds to finish the opening handshake: an idle or half-sent one is cut
 CLOSE_CODES = {  # RFC 6455, section 7.4.1
     1000: "normal closure", 1001: "going away", 1002: "protocol error",
     1003: "unacceptable data", 1006: "abnormal: no close frame", 1008: "policy violation",
@@ -94,6 +101,11 @@ class ChatRoom:
 # --8<-- [end:server]
 
 
+def serve_chat(room: ChatRoom, host: str, port: int):
+    """The server (websockets.serve) with its limits: message size and handshake time."""
+    return serve(room.handler, host, port, max_size=MAX_MESSAGE, open_timeout=OPEN_TIMEOUT)
+
+
 # --8<-- [start:client]
 async def connect_with_backoff(uri: str, *, rng: random.Random, base: float = 0.5,
                                cap: float = 30.0, attempts: int = 10) -> ClientConnection:
@@ -146,7 +158,7 @@ async def unmasked_frame_gets(port: int) -> str:
 
 async def demo() -> None:
     room = ChatRoom()
-    server = await serve(room.handler, "127.0.0.1", 0, max_size=MAX_MESSAGE)
+    server = await serve_chat(room, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     url = f"ws://127.0.0.1:{port}/?name="
     print("server: ws:// on 127.0.0.1, a port the OS chose")
@@ -180,13 +192,13 @@ async def demo() -> None:
         server.close()  # closes every connection with 1001 (going away), after what is queued
         await server.wait_closed()
     room = ChatRoom()
-    async with serve(room.handler, "127.0.0.1", port, max_size=MAX_MESSAGE):
+    async with serve_chat(room, "127.0.0.1", port):
         await dave
 
 
 async def serve_forever(host: str, port: int) -> None:
     room = ChatRoom()
-    async with serve(room.handler, host, port, max_size=MAX_MESSAGE) as server:
+    async with serve_chat(room, host, port) as server:
         print(f"chat at ws://{host}:{port}/?name=<you> (Ctrl-C to stop)", flush=True)
         await server.serve_forever()
 

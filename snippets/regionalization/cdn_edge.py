@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """A CDN edge in miniature: an HTTP cache between clients and an origin, on 127.0.0.1.
 
 Shows what an edge server does with the origin's caching headers (RFC 9111): it stores a
@@ -19,6 +23,8 @@ import argparse
 import contextlib
 import hashlib
 import http.client
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +32,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TIMEOUT = 5.0  # seconds for every request the edge makes to the origin
+CLIENT_TIMEOUT = 10.0  # seconds a client connection may stay silent (idle, or half-sent)
+TARGET = re.compile(r"/[!-~]*")  # a path of visible ASCII: no space, control or non-ASCII byte
 
 
 # --8<-- [start:freshness]
@@ -123,9 +131,14 @@ class Origin:
 
 def origin_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT
+        default_request_version = "HTTP/1.0"  # an unreadable request line gets a status line
+
         def do_GET(self) -> None:
             status, body, headers = origin.respond(self.path, self.headers.get("If-None-Match"))
             send(self, status, body, headers)
+
+        do_HEAD = do_GET  # send() leaves the body out
 
         def log_message(self, *args: object) -> None:  # keep the transcript quiet
             pass
@@ -135,12 +148,20 @@ def origin_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
 
 def edge_handler(cache: EdgeCache) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT
+        default_request_version = "HTTP/1.0"  # an unreadable request line gets a status line
+
         def do_GET(self) -> None:
+            if not TARGET.fullmatch(self.path):  # never forward what the origin cannot parse
+                body = b"the request target must be a path of visible ASCII characters\n"
+                return send(self, 400, body, {"Connection": "close"})
             try:
                 status, body, headers = cache.get(self.path)
-            except OSError as error:  # origin down or too slow
-                status, body, headers = 502, f"origin unavailable: {error}".encode(), {}
+            except (OSError, http.client.HTTPException) as error:  # origin down, slow or broken
+                status, body, headers = 502, f"origin unavailable: {error!r}".encode(), {}
             send(self, status, body, headers)
+
+        do_HEAD = do_GET  # a cache answers HEAD from what it stored for GET
 
         def log_message(self, *args: object) -> None:
             pass
@@ -154,12 +175,26 @@ def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dic
         handler.send_header(name, value)
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
-    handler.wfile.write(body)
+    if handler.command != "HEAD":  # HEAD: the same head as GET, no body (RFC 9110 9.3.2)
+        handler.wfile.write(body)
+
+
+# --8<-- [start:server]
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with two defaults changed for clients that misbehave."""
+
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops a burst's SYNs
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # a bug of ours: print it
+        # a client that reset the connection or stalled is not an error of the server's
+# --8<-- [end:server]
 
 
 def start(handler: type[BaseHTTPRequestHandler], port: int = 0) -> ThreadingHTTPServer:
     """Serve on 127.0.0.1 in a background thread; port 0 lets the OS pick a free port."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = Server(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
@@ -261,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "origin"
             else edge_handler(EdgeCache((args.host, args.origin_port)))
         )
-        with ThreadingHTTPServer((args.host, args.port), handler) as server:
+        with Server((args.host, args.port), handler) as server:
             print(f"{args.command} on http://{args.host}:{args.port} (Ctrl-C stops)")
             with contextlib.suppress(KeyboardInterrupt):
                 server.serve_forever()

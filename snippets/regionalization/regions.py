@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Why distance is latency, and how regional partitioning keeps a user's data near the user.
 
 Shows the floor the speed of light puts under a round trip between a user and a data centre

@@ -1,3 +1,11 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "aioquic~=1.7",
+#     "cryptography~=50.0",
+#     "trustme~=1.2",
+# ]
+# ///
 """A QUIC echo server and client with aioquic: TLS 1.3 built in, several independent streams.
 
 Shows that QUIC (RFC 9000) runs on UDP, always encrypts with TLS 1.3 (RFC 9001), and carries many
@@ -21,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -253,7 +262,10 @@ def main() -> None:
     if args.role == "server":
         asyncio.run(run_server(args.host, args.port, args.ca_file))
     elif args.role == "client":
-        asyncio.run(run_client(args.host, args.port, args.ca_file, args.words))
+        try:
+            asyncio.run(run_client(args.host, args.port, args.ca_file, args.words))
+        except OSError as error:  # refused handshake, no answer, no CA file: a sentence, no trace
+            sys.exit(f"quic_echo.py client: {error or 'no answer within the timeout'}")
     else:
         asyncio.run(demo())
 

@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """Reliable delivery over UDP, rebuilt by hand: stop-and-wait through a lossy relay.
 
 Shows what TCP does for you, in its simplest form. A relay between sender and receiver drops

@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """TCP is a byte stream: an asyncio echo server and client with length-prefixed framing.
 
 Shows that TCP (RFC 9293) delivers bytes, not messages: three writes can arrive as one read and

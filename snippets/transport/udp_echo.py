@@ -1,3 +1,7 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = []
+# ///
 """UDP keeps message boundaries: an asyncio datagram echo server and client.
 
 Shows that UDP (RFC 768) sends self-contained datagrams with no connection and no handshake:

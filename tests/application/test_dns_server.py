@@ -3,10 +3,13 @@ import struct
 import sys
 import threading
 
+import dns.asyncquery
+import dns.asyncresolver
 import dns.edns
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.resolver
 import pytest
 
 from tests.support import load_snippet
@@ -82,10 +85,110 @@ def test_fewer_than_12_bytes_get_no_answer():
     assert ds.answer(b"\x00" * 11, "udp") is None
 
 
-def test_a_response_sent_as_a_query_is_formerr():
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_a_response_is_never_answered_even_a_malformed_one(transport):
+    response = dns.message.make_response(dns.message.make_query("www.example.test", "A"))
+    assert ds.answer(response.to_wire(), transport) is None
+    assert ds.answer(b"\x12\x34\x81\x00" + b"\xff" * 20, transport) is None  # QR, then junk
+
+
+def test_a_query_without_exactly_one_question_is_formerr():
     query = dns.message.make_query("www.example.test", "A")
-    query.flags |= dns.flags.QR
-    assert dns.message.from_wire(ds.answer(query.to_wire(), "udp")).rcode() == dns.rcode.FORMERR
+    query.question = []
+    reply = ds.answer(query.to_wire(), "udp")
+    assert struct.unpack_from("!H", reply, 2)[0] & 0x0F == dns.rcode.FORMERR
+
+
+def test_an_edns_version_other_than_0_gets_badvers_with_edns_0():
+    reply = ask("www.example.test", use_edns=1)
+    assert reply.rcode() == dns.rcode.BADVERS and reply.edns == 0 and not reply.answer
+
+
+@pytest.fixture
+async def servers():
+    servers = await ds.start_servers()
+    try:
+        yield servers
+    finally:
+        await servers.close()
+
+
+async def test_a_response_sent_to_the_server_gets_no_answer(servers):
+    """From one socket: a response, then a query. The first datagram back answers the query
+    (the server reads its datagrams in order, and loopback keeps their order)."""
+    response = dns.message.make_response(dns.message.make_query("www.example.test", "A"))
+    query = dns.message.make_query("www.example.test", "A")
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        ds.ClientProtocol, remote_addr=("127.0.0.1", servers.port))
+    try:
+        transport.sendto(response.to_wire())
+        transport.sendto(query.to_wire())
+        async with asyncio.timeout(5):
+            first = dns.message.from_wire(await protocol.replies.get())
+        assert query.is_response(first) and first.rcode() == dns.rcode.NOERROR
+    finally:
+        transport.close()
+
+
+async def test_two_servers_never_answer_each_other(servers, monkeypatch):
+    """One datagram that gets an error answer, sent by a server to another: before, FORMERR
+    answered FORMERR back and forth for ever at full speed."""
+    received = []
+    original = ds.UDPServer.datagram_received
+
+    def recording(self, data, addr):
+        received.append((self.transport.get_extra_info("sockname")[1], data))
+        original(self, data, addr)
+
+    monkeypatch.setattr(ds.UDPServer, "datagram_received", recording)
+    other = await ds.start_servers()
+    try:
+        garbage = b"\xbe\xef\x01\x00" + b"\xff" * 20
+        other.udp.sendto(garbage, ("127.0.0.1", servers.port))  # FORMERR comes back to other
+        for _ in range(2):  # each answer comes after any datagram the servers exchanged
+            _, reply = await ds.resolve("www.example.test", "127.0.0.1", servers.port)
+            assert reply.rcode() == dns.rcode.NOERROR
+        to_servers = [data for port, data in received if port == servers.port]
+        to_other = [data for port, data in received if port == other.port]
+        assert to_servers[0] == garbage and len(to_servers) == 3  # the garbage, the 2 queries
+        assert len(to_other) == 1 and to_other[0][3] & 0x0F == dns.rcode.FORMERR  # dropped
+    finally:
+        await other.close()
+
+
+# --- dnspython, the resolver library applications use, as the client ---
+
+async def test_dnspython_over_udp_and_tcp(servers):
+    query = dns.message.make_query("www.example.test", "A")
+    for ask_with in (dns.asyncquery.udp, dns.asyncquery.tcp):
+        reply = await ask_with(query, "127.0.0.1", port=servers.port, timeout=5)
+        assert addresses(reply) == ["192.0.2.10", "192.0.2.11"] and reply.flags & dns.flags.AA
+    big = dns.message.make_query("big.example.test", "A")
+    reply, used_tcp = await dns.asyncquery.udp_with_fallback(big, "127.0.0.1", timeout=5,
+                                                              port=servers.port)
+    assert used_tcp and len(addresses(reply)) == 40  # TC over UDP, then the whole answer
+
+
+async def test_dnspython_resolver_follows_the_cname_and_reports_nxdomain(servers):
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = servers.port
+    resolver.timeout = resolver.lifetime = 5
+    answer = await resolver.resolve("api.example.test", "A")
+    assert answer.canonical_name.to_text() == "www.example.test."
+    assert sorted(rdata.address for rdata in answer) == ["192.0.2.10", "192.0.2.11"]
+    assert len(await resolver.resolve("big.example.test", "A")) == 40  # it retried over TCP
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        await resolver.resolve("nope.example.test", "A")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_dnspython_with_edns_version_1_gets_badvers(servers, transport):
+    query = dns.message.make_query("www.example.test", "A", use_edns=1)
+    ask_with = dns.asyncquery.udp if transport == "udp" else dns.asyncquery.tcp
+    reply = await ask_with(query, "127.0.0.1", port=servers.port, timeout=5)
+    assert dns.rcode.to_text(reply.rcode()) == "BADVERS" and reply.edns == 0
 
 
 async def test_client_retries_over_tcp_only_when_truncated():
@@ -103,7 +206,7 @@ async def test_garbage_datagrams_do_not_stop_the_server():
     servers = await ds.start_servers()
     try:
         assert await ds.send_raw_udp(b"abc", "127.0.0.1", servers.port, wait=0.2) is None
-        garbage = b"\xbe\xef" + b"\xff" * 40
+        garbage = b"\xbe\xef\x01" + b"\xff" * 40  # a query (QR clear) that does not parse
         reply = await ds.send_raw_udp(garbage, "127.0.0.1", servers.port)
         assert reply[:2] == b"\xbe\xef" and reply[3] & 0x0F == dns.rcode.FORMERR
         _, reply = await ds.resolve("www.example.test", "127.0.0.1", servers.port)

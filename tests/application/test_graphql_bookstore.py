@@ -158,6 +158,54 @@ def test_cyclic_fragments_are_rejected_not_looped(local):
     assert any("Cannot spread fragment 'A' within itself" in m for m in messages)
 
 
+def fragment_bomb(levels: int) -> str:
+    """Each fragment spreads the next twice: about 60 bytes a level, 2**levels fields in all."""
+    fragments = [f"fragment F{n} on Author {{ books {{ author {{ ...F{n + 1} ...F{n + 1} }} }} }}"
+                 for n in range(levels)]
+    return " ".join(["{ author(id: 1) { ...F0 } }", *fragments,
+                     f"fragment F{levels} on Author {{ name }}"])
+
+
+def test_each_fragment_is_measured_once_however_often_it_is_spread(local, monkeypatch):
+    walks = []
+    depth = gql.DepthLimitRule.depth
+
+    def counted(self, selection_set, fragments):
+        walks.append(selection_set)
+        return depth(self, selection_set, fragments)
+
+    monkeypatch.setattr(gql.DepthLimitRule, "depth", counted)
+    body = ask(local, fragment_bomb(14))
+    assert "the operation is 30 levels deep" in body["errors"][0]["message"]
+    assert len(walks) < 100  # walked again at each spread, it would be 2**15 selection sets
+
+
+def test_a_fragment_bomb_is_refused_at_once_over_http(url, client):
+    query = fragment_bomb(22)  # 1.4 kB; walked naively, 2**23 selection sets (seconds of CPU)
+    response = client.post(url, json={"query": query}, timeout=5)
+    messages = [error["message"] for error in response.json()["errors"]]
+    assert messages == ["the operation is 46 levels deep, the limit is 5",
+                        f"the operation asks for {3 * 2 ** 22 - 1} fields, the limit is 200"]
+    assert client.post(url, json={"query": "{ authors { id } }"}).status_code == 200
+
+
+def test_the_field_count_limit_allows_the_limit_and_rejects_one_more(local):
+    def aliases(count: int) -> str:
+        return "{ " + " ".join(f"a{n}: authors(first: 1) {{ id }}" for n in range(count)) + " }"
+
+    assert "errors" not in ask(local, aliases(gql.MAX_FIELDS // 2))
+    body = ask(local, aliases(gql.MAX_FIELDS // 2 + 1))
+    assert body["errors"][0]["message"] == "the operation asks for 202 fields, the limit is 200"
+
+
+def test_a_query_too_long_or_too_nested_to_parse_is_refused(url, client):
+    too_long = "{ " + "authors { id } " * 1000 + "}"
+    message = client.post(url, json={"query": too_long}).json()["errors"][0]["message"]
+    assert message == "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
+    message = client.post(url, json={"query": "{ a" * 900}).json()["errors"][0]["message"]
+    assert message == "Syntax Error: Document is nested too deeply. Parsing aborted."
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -1,3 +1,4 @@
+import socket
 import sys
 import threading
 
@@ -157,3 +158,33 @@ def test_server_command_serves_until_ctrl_c(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["http_semantics.py", "server", "--port", "0"])
     hs.main()
     assert "serving on http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_a_chunked_body_is_refused_and_never_read_as_the_next_request(service):
+    """http.server does not decode chunked bodies: before, the POST got a 201 for an empty
+    order and the chunks were parsed as the next request on the connection."""
+    server, client = service
+    port = server.server_address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"d\r\n{\"item\": \"1\"}\r\n0\r\n\r\n"
+                     b"GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 411 Length Required\r\n")
+    assert answer.count(b"HTTP/1.1 ") == 1 and b"Connection: close" in answer  # then closed
+    assert server.store.orders == []
+    body = client.post("/orders", content=iter([b'{"item": "1"}']))  # httpx sends chunks
+    assert body.status_code == 411 and "Content-Length" in body.json()["error"]
+    assert client.post("/orders", json={"item": "1"}).status_code == 201
+
+
+def test_a_content_length_of_5000_digits_or_json_nested_too_deep_is_a_400(service):
+    server, client = service
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) as sock:
+        sock.sendall(b"PUT /items/9 HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000
+                     + b"\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 400 ")
+    deep = client.put("/items/9", content=b"[" * 9000)
+    assert deep.status_code == 400 and "not JSON" in deep.json()["error"]

@@ -154,8 +154,18 @@ def test_nested_collections_and_unknown_parents(client):
 def test_wrong_method_is_405_with_allow(client):
     response = client.patch("/authors/1", json={})
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, PUT, DELETE"
+    assert response.headers["allow"] == "GET, HEAD, PUT, DELETE"  # HEAD wherever GET is
     assert client.delete("/books").headers["allow"] == "POST"
+
+
+def test_head_is_get_without_the_body(client):
+    get, head = client.get("/authors/1"), client.head("/authors/1")
+    assert head.status_code == 200 and head.content == b""
+    for name in ("etag", "content-length", "content-type"):
+        assert head.headers[name] == get.headers[name]
+    missing = client.head("/authors/99")
+    assert missing.status_code == 404 and missing.content == b""
+    assert client.get("/authors/2").status_code == 200  # the connection was not desynchronised
 
 
 def test_pagination_walks_every_author_once(client):

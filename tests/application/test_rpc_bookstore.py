@@ -1,3 +1,5 @@
+import socket
+import sys
 import threading
 
 import grpc
@@ -130,19 +132,74 @@ def test_ended_watches_give_their_worker_threads_back(stub):
     assert stub.GetAuthor(pb.GetAuthorRequest(id=1), timeout=5).id == 1
 
 
-def test_a_unary_call_to_a_stalled_server_ends_with_deadline_exceeded(stub):
-    # Eight open watches hold all eight worker threads: the server can start nothing else.
-    watches = [stub.WatchReviews(pb.WatchReviewsRequest(book_id=4), timeout=30) for _ in range(8)]
+def test_a_unary_call_to_a_stalled_server_ends_with_deadline_exceeded():
+    # Without a limit of their own, eight open watches hold all eight worker threads: the
+    # server can start nothing else, and a unary call waits until its deadline.
+    server, port = rpc.make_server(bookstore=rpc.Bookstore(max_watchers=rpc.MAX_WORKERS))
     try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = rpc.services.BookstoreStub(channel)
+            watches = [stub.WatchReviews(pb.WatchReviewsRequest(book_id=4), timeout=30)
+                       for _ in range(rpc.MAX_WORKERS)]
+            try:
+                for watch in watches:
+                    assert next(watch).reviewer == "dev"  # its handler runs, on a worker
+                request = pb.GetAuthorRequest(id=1)
+                code, _ = status_of(lambda: stub.GetAuthor(request, timeout=0.3))
+                assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+            finally:
+                for watch in watches:
+                    watch.cancel()
+            assert stub.GetAuthor(pb.GetAuthorRequest(id=1), timeout=5).id == 1  # served again
+    finally:
+        server.stop(grace=None).wait(timeout=5)
+
+
+def test_open_streams_never_starve_unary_calls(stub):
+    """Eight watches without a deadline: only MAX_WATCHERS get a worker, the others are refused
+    at once, and a unary call is still served (it waited for ever before the limit)."""
+    watches = [stub.WatchReviews(pb.WatchReviewsRequest(book_id=4)) for _ in range(8)]
+    try:
+        outcomes = []
         for watch in watches:
-            assert next(watch).reviewer == "dev"  # its handler is running, on a worker thread
-        request = pb.GetAuthorRequest(id=1)
-        code, _ = status_of(lambda: stub.GetAuthor(request, timeout=0.3))
-        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+            try:
+                outcomes.append(next(watch).reviewer)
+            except grpc.RpcError as error:
+                outcomes.append(error.code())
+        # the eight calls reach the server at once: which four get a slot is up to it
+        assert outcomes.count("dev") == rpc.MAX_WATCHERS
+        assert outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 8 - rpc.MAX_WATCHERS
+        assert stub.GetAuthor(pb.GetAuthorRequest(id=1), timeout=2).id == 1
     finally:
         for watch in watches:
             watch.cancel()
-    assert stub.GetAuthor(pb.GetAuthorRequest(id=1), timeout=5).id == 1  # served again
+    # the cancelled streams gave their slots back
+    again = stub.WatchReviews(pb.WatchReviewsRequest(book_id=4), timeout=5)
+    assert next(again).reviewer == "dev"
+    again.cancel()
+
+
+def test_a_stream_without_a_deadline_still_ends():
+    server, port = rpc.make_server(bookstore=rpc.Bookstore(max_watch=0.2))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = rpc.services.BookstoreStub(channel)
+            stream = stub.WatchReviews(pb.WatchReviewsRequest(book_id=1))  # no timeout at all
+            assert [review.reviewer for review in stream] == ["ana", "ben"]  # then it ended
+            assert stream.code() == grpc.StatusCode.OK
+    finally:
+        server.stop(grace=None).wait(timeout=5)
+
+
+def test_http_1_and_garbage_bytes_are_dropped_and_the_server_serves_on(server_port, stub):
+    for data in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x00garbage" * 100):
+        with socket.create_connection(("127.0.0.1", server_port[1]), timeout=5) as sock:
+            sock.sendall(data)
+            received = b""
+            while chunk := sock.recv(4096):  # HTTP/2 SETTINGS and GOAWAY frames, then a close
+                received += chunk
+            assert not received.startswith(b"HTTP/1.")
+    assert stub.GetAuthor(pb.GetAuthorRequest(id=3), timeout=5).name == "Octavia E. Butler"
 
 
 def test_garbage_bytes_and_unknown_methods_get_a_status_and_harm_no_one(channel, stub):
@@ -160,10 +217,15 @@ def test_a_busy_port_is_an_error_not_a_shared_port(server_port):
         rpc.make_server(port=server_port[1])
 
 
-def test_the_proto_must_be_beside_the_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(rpc, "HERE", tmp_path)
-    with pytest.raises(FileNotFoundError, match="bookstore.proto must be next to this file"):
-        rpc.load_protos()
+def test_the_program_carries_its_schema_and_needs_no_file(monkeypatch, tmp_path):
+    """A bare copy works from any folder: the schema is a string in the file, compiled from a
+    temporary folder that is gone afterwards, leaving the import path as it was."""
+    monkeypatch.chdir(tmp_path)
+    path_before = list(sys.path)
+    messages, service = rpc.load_protos(rpc.BOOKSTORE_PROTO)
+    assert sys.path == path_before
+    assert messages.Author(id=1, name="x").name == "x" and hasattr(service, "BookstoreStub")
+    assert 'service Bookstore {' in rpc.BOOKSTORE_PROTO
 
 
 def test_call_prints_ok_or_the_status(stub, capsys):

@@ -157,6 +157,104 @@ def _refuse():
     raise ConnectionError("refused")
 
 
+async def _hang():
+    await asyncio.Event().wait()  # a dependency that never answers
+
+
+async def test_a_trial_cut_by_a_timeout_counts_as_a_failure_and_frees_the_slot():
+    # asyncio.timeout cancels the call: call_async sees CancelledError, which is not an
+    # Exception. The trial must still end: the breaker reopens, and after another reset
+    # timeout a new trial is let through (before the fix, every later call was refused).
+    clock = Clock()
+    breaker, changes = make(clock, failure_threshold=1, reset_timeout=5, half_open_calls=1)
+    with pytest.raises(ConnectionError):
+        breaker.call(_refuse)
+    clock.now = 5
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0):
+            await breaker.call_async(_hang)
+    assert breaker.state == cb.OPEN and breaker.opened_at == 5
+    assert changes[-2:] == [(cb.OPEN, cb.HALF_OPEN), (cb.HALF_OPEN, cb.OPEN)]
+    clock.now = 10
+
+    async def recovered():
+        return "ok"
+
+    assert await breaker.call_async(recovered) == "ok"
+    assert breaker.state == cb.CLOSED
+
+
+async def test_calls_cut_by_a_timeout_count_as_failures_when_closed():
+    breaker, _ = make(failure_threshold=2)
+    for _ in range(2):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0):
+                await breaker.call_async(_hang)
+    assert breaker.state == cb.OPEN
+
+
+async def test_a_cancelled_task_counts_as_a_failure_too():
+    clock = Clock()
+    breaker, _ = make(clock, failure_threshold=1, reset_timeout=1, half_open_calls=1)
+    with pytest.raises(ConnectionError):
+        breaker.call(_refuse)
+    clock.now = 1
+    started = asyncio.Event()
+
+    async def hang():
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(breaker.call_async(hang))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert breaker.state == cb.OPEN and breaker.trials == 0
+
+
+def test_a_sync_call_interrupted_counts_as_a_failure_and_is_not_swallowed():
+    breaker, _ = make(failure_threshold=1)
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        breaker.call(interrupted)
+    assert breaker.state == cb.OPEN
+
+
+async def test_a_call_from_an_earlier_state_does_not_judge_the_trial():
+    # A slow call let through while closed ends after the breaker has opened and gone
+    # half-open: its success says nothing about the trial, and must not close the breaker.
+    clock = Clock()
+    breaker, _ = make(clock, failure_threshold=1, reset_timeout=5, half_open_calls=1)
+
+    def slow_call(started: asyncio.Event, release: asyncio.Event):
+        async def slow():
+            started.set()
+            await release.wait()
+            return "late"
+        return slow
+
+    old_started, old_release = asyncio.Event(), asyncio.Event()
+    old = asyncio.create_task(breaker.call_async(slow_call(old_started, old_release)))
+    await asyncio.wait_for(old_started.wait(), 5)
+    with pytest.raises(ConnectionError):
+        breaker.call(_refuse)  # opens the breaker
+    clock.now = 5
+    trial_started, trial_release = asyncio.Event(), asyncio.Event()
+    trial = asyncio.create_task(breaker.call_async(slow_call(trial_started, trial_release)))
+    await asyncio.wait_for(trial_started.wait(), 5)  # the trial holds the only slot
+    assert breaker.state == cb.HALF_OPEN and breaker.trials == 1
+    old_release.set()
+    assert await asyncio.wait_for(old, 5) == "late"
+    assert breaker.state == cb.HALF_OPEN  # the old call's success was not a trial
+    trial_release.set()
+    assert await asyncio.wait_for(trial, 5) == "late"
+    assert breaker.state == cb.CLOSED
+
+
 async def test_async_failures_count_the_same():
     breaker, _ = make(failure_threshold=2)
 

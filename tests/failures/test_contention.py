@@ -68,3 +68,15 @@ def test_table_has_a_row_per_client_count():
     lines = sim.table([2, 3], seeds=1, run=lambda strategy, clients, seeds: (clients, 1.0))
     assert len(lines) == 4
     assert lines[2].split() == ["2"] + ["2", "1"] * len(sim.STRATEGIES)
+
+
+@pytest.mark.parametrize("strategy", sim.STRATEGIES)
+def test_backoff_stays_capped_past_the_1024th_wait(strategy):
+    # base * 2**n overflows a float at n = 1024: the 1025th wait must not crash.
+    import random
+
+    waits = sim.backoff(strategy, random.Random(1), base=1.0, cap=1000.0)
+    schedule = [next(waits) for _ in range(2000)]
+    assert all(0 <= wait <= 1000.0 for wait in schedule)
+    if strategy == "exponential":
+        assert schedule[10:] == [1000.0] * 1990  # 2**10 = 1024 > 1000: capped from the 11th

@@ -151,6 +151,26 @@ def test_malformed_json_and_oversize_body(server, client):
     assert server.ledger == []
 
 
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [(b"-1", 400), (b"-5", 400), (b"abc", 400), (b"+12", 400), (b"\xb2", 400),
+     (b"9" * 5000, 413), (b"99999999999", 413)],
+)
+def test_a_content_length_that_is_not_a_plain_number_is_refused_at_once(server, client,
+                                                                           length, status):
+    """-1 reached rfile.read(-1), which reads until the client stops sending: no body limit at
+    all (228 MiB and rising); -5, abc and 5000 digits raised, and the client got no reply."""
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) as sock:
+        sock.sendall(b"POST /payments HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k\r\n"
+                     b"Content-Length: " + length + b"\r\n\r\n" + b"[1," * 5000)  # still open
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 %d " % status) and b"Connection: close" in answer
+    assert post(client, "k").status_code == 201  # the key was not taken by the bad request
+    assert [p["id"] for p in server.ledger] == ["pay_1"]
+
+
 def test_unknown_paths(client):
     assert client.get("/nothing").status_code == 404
     assert client.post("/nothing", json={}).status_code == 404
@@ -194,3 +214,16 @@ def test_cli_server_serves_until_interrupted(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["idempotency_keys.py", "server", "--port", "0"])
     idem.main()
     assert "serving POST /payments" in capsys.readouterr().out
+
+
+def test_a_silent_connection_is_closed_by_the_server(monkeypatch):
+    """Idle, or a request head that never ends: http.server's per-read timeout cuts it off
+    (without one, each such connection held a thread for ever)."""
+    assert 0 < idem.PaymentsHandler.timeout <= 60  # the default
+    monkeypatch.setattr(idem.PaymentsHandler, "timeout", 0.1)
+    with idem.running() as server:
+        for sent in (b"", b"GET / HTTP/1.1\r\nHost: x\r\n"):
+            with socket.create_connection(("127.0.0.1", server.server_address[1])) as sock:
+                sock.settimeout(5)
+                sock.sendall(sent)
+                assert sock.recv(100) == b""  # closed by the server, well before 5 s

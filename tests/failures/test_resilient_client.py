@@ -120,6 +120,40 @@ def test_refused_connections_are_retried_then_reported():
     assert len(slept) == 2
 
 
+def test_a_permanent_error_is_not_retried(server):
+    """501 is a final answer (RFC 9110 section 15.6.2): one attempt, no wait, given back."""
+    server.mode = "broken"
+    client, slept, _ = make_client(server)
+    try:
+        with pytest.raises(rc.Rejected, match="501"):
+            client.get()
+    finally:
+        client.close()
+    assert server.hits == 1 and slept == []
+
+
+@pytest.mark.parametrize(("status", "headers", "kind"), [
+    (200, {}, None), (404, {}, "Rejected"), (408, {}, "Unavailable"), (409, {}, "Rejected"),
+    (409, {"Retry-After": "1"}, "Unavailable"), (429, {}, "Unavailable"), (500, {}, "Rejected"),
+    (500, {"Retry-After": "1"}, "Unavailable"), (501, {"Retry-After": "1"}, "Rejected"),
+    (502, {}, "Unavailable"), (503, {}, "Unavailable"), (504, {}, "Unavailable"),
+    (505, {}, "Rejected"),
+])
+def test_the_retry_policy_is_the_sites_one_policy(status, headers, kind):
+    failure = rc.failure_for(httpx.Response(status, headers=headers))
+    assert (type(failure).__name__ if failure else None) == kind
+
+
+def test_a_4xx_does_not_count_against_the_dependency_but_a_5xx_does():
+    client = rc.ResilientClient("http://127.0.0.1:9")  # the default breaker; nothing is called
+    try:
+        counts = client.breaker.is_system_error
+        assert not counts(rc.Rejected(404)) and counts(rc.Rejected(501))
+        assert counts(rc.Unavailable("503"))
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize(("error", "expected"), [
     (httpx.ReadTimeout("t"), True), (httpx.ConnectError("c"), True),
     (rc.Unavailable("503"), True), (pybreaker.CircuitBreakerError("open"), False),
@@ -150,3 +184,16 @@ def test_cli_server(monkeypatch, capsys):
                                       "--mode", "down"])
     rc.main()
     assert "flaky dependency (down)" in capsys.readouterr().out
+
+
+def test_a_silent_connection_is_closed_by_the_server(monkeypatch):
+    """Idle, or a request head that never ends: http.server's per-read timeout cuts it off
+    (without one, each such connection held a thread for ever)."""
+    assert 0 < rc.FlakyHandler.timeout <= 60  # the default
+    monkeypatch.setattr(rc.FlakyHandler, "timeout", 0.1)
+    with rc.running() as server:
+        for sent in (b"", b"GET / HTTP/1.1\r\nHost: x\r\n"):
+            with socket.create_connection(("127.0.0.1", server.server_address[1])) as sock:
+                sock.settimeout(5)
+                sock.sendall(sent)
+                assert sock.recv(100) == b""  # closed by the server, well before 5 s

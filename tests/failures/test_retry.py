@@ -1,11 +1,14 @@
 import random
+import threading
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from tests.support import load_snippet
 
 retry = load_snippet("failures/retry.py")
+idem = load_snippet("failures/idempotency_keys.py")  # the server the helper must work with
 
 
 def schedule(strategy, seed=1, count=8, base=0.1, cap=2.0):
@@ -67,6 +70,8 @@ def test_bad_backoff_is_refused(options, message):
 
 @pytest.mark.parametrize(("error", "expected"), [
     (retry.DependencyError("x", status=503), True),
+    (retry.DependencyError("x", status=502), True),
+    (retry.DependencyError("x", status=504), True),
     (retry.DependencyError("x", status=429), True),
     (retry.DependencyError("x", status=408), True),
     (retry.DependencyError("x"), True),
@@ -78,6 +83,132 @@ def test_bad_backoff_is_refused(options, message):
 ])
 def test_which_errors_are_retryable(error, expected):
     assert retry.is_retryable(error) is expected
+
+
+@pytest.mark.parametrize(("status", "retry_after", "expected"), [
+    # A conflict or an internal error is retried only when the server says when to come back.
+    (409, None, False), (409, 1.0, True),
+    (500, None, False), (500, 5.0, True),
+    # Permanent: the server does not support the method or the HTTP version (RFC 9110, 15.6.2
+    # and 15.6.6); a Retry-After cannot make them work. Nor does it fix a client error.
+    (501, None, False), (501, 5.0, False),
+    (505, None, False), (505, 5.0, False),
+    (400, 1.0, False), (404, 1.0, False), (422, 1.0, False),
+    # Transient by definition, with or without a Retry-After.
+    (502, None, True), (503, 2.0, True), (504, None, True), (429, 3.0, True),
+])
+def test_retry_policy_by_status_and_retry_after(status, retry_after, expected):
+    error = retry.DependencyError(str(status), status=status, retry_after=retry_after)
+    assert retry.is_retryable(error) is expected
+
+
+def raise_for_status(response: httpx.Response) -> httpx.Response:
+    """An error response as the helper's DependencyError, with its Retry-After in seconds."""
+    if response.status_code >= 400:
+        value = response.headers.get("Retry-After")
+        raise retry.DependencyError(
+            f"{response.status_code} {response.json()['error']}", status=response.status_code,
+            retry_after=None if value is None else retry.parse_retry_after(value))
+    return response
+
+
+@pytest.fixture
+def payments():
+    """The site's idempotency server on loopback, and an httpx client for it."""
+    with idem.running() as server, httpx.Client(
+        base_url=f"http://127.0.0.1:{server.server_address[1]}", timeout=5
+    ) as client:
+        yield server, client
+
+
+def test_the_helper_waits_out_a_key_in_flight_on_the_idempotency_server(payments):
+    """The site's retry helper against the site's idempotency server, over loopback.
+
+    A first POST is held in the charge; the duplicate gets 409 with Retry-After: 1, the helper
+    waits (its injected sleep lets the first charge finish), and the retry gets the stored
+    response: one charge, the same payment for both.
+    """
+    server, client = payments
+    payment = {"amount": 1000, "currency": "EUR"}
+    server.gate = threading.Event()  # the bank is slow: the first charge waits for this
+    first: list[httpx.Response] = []
+    holder = threading.Thread(target=lambda: first.append(
+        client.post("/payments", json=payment, headers={"Idempotency-Key": "k1"})))
+    holder.start()
+    try:
+        assert server.charging.wait(timeout=5)  # k1 is claimed and its charge is in progress
+        statuses: list[int] = []
+
+        def pay() -> httpx.Response:
+            response = client.post("/payments", json=payment, headers={"Idempotency-Key": "k1"})
+            statuses.append(response.status_code)
+            return raise_for_status(response)
+
+        clock = retry.VirtualClock()
+        waits: list[float] = []
+
+        def wait(seconds: float) -> None:  # while the helper waits, the first charge completes
+            waits.append(seconds)
+            clock.sleep(seconds)
+            server.gate.set()
+            holder.join(timeout=5)
+
+        policy = retry.RetryPolicy(retry.Backoff("full", base=0.1, cap=2.0), deadline=10,
+                                   rng=random.Random(7), clock=clock)
+        response = retry.retry_call(pay, policy, sleep=wait)
+    finally:
+        server.gate.set()
+        holder.join(timeout=5)
+    assert statuses == [409, 201]
+    assert len(waits) == 1 and waits[0] >= 1.0  # Retry-After: 1 was honoured
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert first[0].status_code == 201 and response.json() == first[0].json()
+    assert len(server.ledger) == 1
+
+
+def test_the_helper_gives_up_at_once_on_a_client_error_from_the_server(payments):
+    """The same key with another body is a client bug: 422, not retried."""
+    server, client = payments
+    client.post("/payments", json={"amount": 1000, "currency": "EUR"},
+                headers={"Idempotency-Key": "k1"})
+    statuses: list[int] = []
+
+    def pay_another_amount() -> httpx.Response:
+        response = client.post("/payments", json={"amount": 2000, "currency": "EUR"},
+                               headers={"Idempotency-Key": "k1"})
+        statuses.append(response.status_code)
+        return raise_for_status(response)
+
+    policy = retry.RetryPolicy(retry.Backoff("full"), rng=random.Random(7))
+    with pytest.raises(retry.GiveUp, match="not retryable: 422"):
+        retry.retry_call(pay_another_amount, policy, sleep=lambda seconds: None)
+    assert statuses == [422] and len(server.ledger) == 1
+
+
+@pytest.mark.parametrize("strategy", retry.STRATEGIES)
+def test_delays_stay_capped_far_past_the_1024th(strategy):
+    # base * 2**n overflows a float at n = 1024: the 1025th delay must not crash.
+    delays = retry.Backoff(strategy, base=0.1, cap=2.0).delays(random.Random(3))
+    schedule = [next(delays) for _ in range(3000)]
+    assert all(0 <= delay <= 2.0 for delay in schedule)
+    if strategy == "exponential":
+        assert schedule[1024:] == [2.0] * (3000 - 1024)
+
+
+def test_a_huge_attempt_limit_gives_up_at_the_deadline():
+    clock = retry.VirtualClock()
+    calls = []
+
+    def down() -> None:
+        calls.append(clock.now)
+        raise retry.DependencyError("503", status=503)
+
+    policy = retry.RetryPolicy(retry.Backoff("full", base=0.01, cap=0.01), max_attempts=10**9,
+                               deadline=30.0, rng=random.Random(7), clock=clock)
+    with pytest.raises(retry.GiveUp, match="30 s deadline"):
+        retry.retry_call(down, policy, sleep=clock.sleep)
+    assert len(calls) > 1025  # well past the delay that used to overflow
+    assert calls[-1] <= 30.0 and clock.now <= 30.0
 
 
 def test_retry_after_seconds_and_http_date():

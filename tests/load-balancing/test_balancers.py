@@ -180,3 +180,50 @@ def test_simulation_least_connections_beats_round_robin_on_uneven_work():
     assert lc_mean < rr_mean and lrt_mean < rr_mean
     assert lrt_picks.count("b3") <= 1  # it learns that b3 is slow
     assert len(lc_picks) == len(lb.REQUESTS)
+
+
+def test_two_choices_is_seeded_and_shares_the_balancer_interface():
+    servers = [f"s{n}" for n in range(10)]
+    first = lb.PowerOfTwoChoices(servers, seed=5)
+    assert picks(first, 50) == picks(lb.PowerOfTwoChoices(servers, seed=5), 50)
+    assert picks(first, 50) != picks(lb.PowerOfTwoChoices(servers, seed=6), 50)
+    balancer = lb.PowerOfTwoChoices(SERVERS, seed=1)
+    server = balancer.pick("any key")  # pick(key) like every other balancer; the key is unused
+    assert balancer.in_flight[server] == 1
+    balancer.release(server)
+    assert balancer.in_flight == dict.fromkeys(SERVERS, 0)
+    with pytest.raises(ValueError, match="without a request in flight"):
+        balancer.release(server)
+    assert picks(lb.PowerOfTwoChoices(["only"]), 3) == ["only"] * 3  # one server: no choice
+
+
+def test_two_choices_takes_the_less_loaded_of_the_two_it_draws():
+    balancer = lb.PowerOfTwoChoices(["a", "b"], seed=0)  # two servers: it always sees both
+    assert sorted(picks(balancer, 2)) == ["a", "b"]
+    balancer.release("a")
+    assert picks(balancer, 1) == ["a"]  # a has 0 in flight, b has 1
+    busy = lb.PowerOfTwoChoices(SERVERS, seed=2)
+    busy.in_flight["a"] = 1000
+    # any two distinct servers include b or c, which is always less loaded than a
+    assert "a" not in picks(busy, 200)
+    assert busy.in_flight["b"] + busy.in_flight["c"] == 200
+
+
+def test_two_choices_keeps_the_fullest_server_far_below_random_choice():
+    # n requests that never finish on n servers: balls into bins (Azar et al., 1994).
+    # One random choice: the fullest holds about ln n / ln ln n (Gonnet: about 5.7 for n = 1000);
+    # the better of two: ln ln n / ln 2 + O(1), about 2.8 + O(1).
+    servers = [f"s{n}" for n in range(1000)]
+    for seed in range(3):
+        random_choice = lb.Random(servers, seed=seed)
+        counts = Counter(picks(random_choice, len(servers)))
+        two = lb.PowerOfTwoChoices(servers, seed=seed)
+        picks(two, len(servers))
+        assert max(two.in_flight.values()) <= 4 < max(counts.values()), seed
+
+
+def test_demo_shows_two_choices_between_random_and_least_connections():
+    _, random_mean = lb.simulate(lambda clock: lb.Random(lb.SERVERS, seed=7))
+    _, two_mean = lb.simulate(lambda clock: lb.PowerOfTwoChoices(lb.SERVERS, seed=7))
+    _, lc_mean = lb.simulate(lambda clock: lb.LeastConnections(lb.SERVERS))
+    assert lc_mean < two_mean < random_mean

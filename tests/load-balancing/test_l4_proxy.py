@@ -138,9 +138,10 @@ async def test_a_backend_that_closes_closes_the_client(backends):
     servers, started = backends
     async with serving(l4.L4Proxy(started[:1])) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"NOT HTTP\r\n\r\n")  # the name server gives up on this and closes
+        writer.write(b"NOT HTTP\r\n\r\n")  # the name server refuses this, then closes
         async with asyncio.timeout(10):
-            assert await reader.read() == b""
+            assert await reader.read() == (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                           b"Connection: close\r\n\r\n")
         writer.close()
         await writer.wait_closed()
 

@@ -1,9 +1,11 @@
 import asyncio
 import contextlib
+import re
 import socket
 
 import pytest
 
+from tests import support
 from tests.support import load_snippet
 
 sse = load_snippet("realtime/sse.py")
@@ -108,17 +110,17 @@ def test_retry_is_set_only_by_ascii_digits(line, expected):
 
 
 def test_format_event_round_trips_through_the_parser():
-    wire = sse.format_event(3, "two\nlines", "tick")
-    assert wire == b"id: 3\nevent: tick\ndata: two\ndata: lines\n\n"
-    assert parse(wire)[0] == [sse.Event("tick", "two\nlines", "3")]
+    wire = sse.format_event("b1-3", "two\nlines", "tick")
+    assert wire == b"id: b1-3\nevent: tick\ndata: two\ndata: lines\n\n"
+    assert parse(wire)[0] == [sse.Event("tick", "two\nlines", "b1-3")]
 
 
 # --- The server and the client over loopback ---
 
 @contextlib.asynccontextmanager
-async def running(**options):
-    hub = sse.EventServer(**options)
-    server = await asyncio.start_server(hub.handle, "127.0.0.1", 0, limit=sse.READ_LIMIT)
+async def running(port: int = 0, **options):
+    hub = sse.EventServer(**{"boot": "b1", **options})
+    server = await asyncio.start_server(hub.handle, "127.0.0.1", port, limit=sse.READ_LIMIT)
     try:
         yield hub, server.sockets[0].getsockname()[1]
     finally:
@@ -160,7 +162,7 @@ async def test_stream_headers_retry_and_events_on_the_wire():
     head, _, rest = body.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Content-Type: text/event-stream" in head and b"Cache-Control: no-cache" in head
-    assert rest == b"retry: 1234\n\nid: 1\ndata: hello\n\n"
+    assert rest == b"retry: 1234\n\nid: b1-1\ndata: hello\n\n"
 
 
 async def test_resume_with_last_event_id_loses_and_repeats_nothing():
@@ -170,20 +172,20 @@ async def test_resume_with_last_event_id_loses_and_repeats_nothing():
         hub.drop_after = 3  # every stream is cut after 3 events: 4 reconnections
         got = await take(sse.events("127.0.0.1", port), 10)
         assert [e.data for e in got] == [f"m{n}" for n in range(10)]
-        assert [e.last_event_id for e in got] == [str(n) for n in range(1, 11)]
+        assert [e.last_event_id for e in got] == [f"b1-{n}" for n in range(1, 11)]
         await wait_streams(hub, 0)
 
 
 async def test_live_events_arrive_while_the_stream_is_open_and_heartbeats_flow():
     async with running(heartbeat=0.01) as (hub, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /events HTTP/1.1\r\nLast-Event-ID: 0\r\n\r\n")
+        writer.write(b"GET /events HTTP/1.1\r\n\r\n")
         async with asyncio.timeout(5):
             await reader.readuntil(b"\r\n\r\n")
             assert await reader.readuntil(b": heartbeat\n\n")  # idle: a comment keeps it alive
             await hub.publish("live", "news")
             assert (await reader.readuntil(b"data: live\n\n")).endswith(
-                b"id: 1\nevent: news\ndata: live\n\n")
+                b"id: b1-1\nevent: news\ndata: live\n\n")
         writer.close()
         await writer.wait_closed()
         await wait_streams(hub, 0)  # the hang-up freed the server's stream
@@ -193,8 +195,59 @@ async def test_client_starts_from_a_given_last_event_id():
     async with running() as (hub, port):
         for n in range(5):
             await hub.publish(f"m{n}")
-        got = await take(sse.events("127.0.0.1", port, last_event_id="3"), 2)
+        got = await take(sse.events("127.0.0.1", port, last_event_id="b1-3"), 2)
         assert [e.data for e in got] == ["m3", "m4"]
+
+
+async def test_after_a_restart_a_client_with_an_old_id_gets_the_new_log_not_a_gap():
+    """The new server's log starts again at 1: resuming "after 11" would skip its first 11."""
+    hub = sse.EventServer(retry_ms=10)
+    server = await asyncio.start_server(hub.handle, "127.0.0.1", 0, limit=sse.READ_LIMIT)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        for n in range(11):
+            await hub.publish(f"old {n}")
+        hub.drop_after = 11  # the stream ends after the 11th event, as the server goes down
+        stream = sse.events("127.0.0.1", port)
+        old = [event async for event in until(stream, 11)]
+        await wait_streams(hub, 0)
+    assert old[-1].data == "old 10"
+    hub = sse.EventServer()  # the restarted server: an empty log, ids from 1 again
+    for n in range(3):
+        await hub.publish(f"new {n}")
+    server = await asyncio.start_server(hub.handle, "127.0.0.1", port, limit=sse.READ_LIMIT)
+    async with server, contextlib.aclosing(stream):
+        async with asyncio.timeout(5):
+            new = [event async for event in until(stream, 3)]
+    assert [e.data for e in new] == ["new 0", "new 1", "new 2"]
+
+
+async def until(stream, count: int):
+    """The next ``count`` events of a stream, leaving it open for more."""
+    for _ in range(count):
+        yield await anext(stream)
+
+
+async def test_an_idle_or_half_sent_request_head_is_cut_off():
+    assert 0 < sse.EventServer().head_timeout <= 60  # by default, too
+    hub = sse.EventServer()
+    hub.head_timeout = 0.05
+    server = await asyncio.start_server(hub.handle, "127.0.0.1", 0, limit=sse.READ_LIMIT)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        idle = await asyncio.open_connection("127.0.0.1", port)
+        half = await asyncio.open_connection("127.0.0.1", port)
+        half[1].write(b"GET /events HTTP/1.1\r\nHost: x\r\n")
+        for reader, writer in (idle, half):
+            async with asyncio.timeout(5):
+                assert await reader.read() == b""  # closed by the server, without a word
+            writer.close()
+            await writer.wait_closed()
+        assert hub.streams == 0
+        got = asyncio.ensure_future(take(sse.events("127.0.0.1", port), 1))
+        await wait_streams(hub, 1)  # a well-behaved client is served as before
+        await hub.publish("next")
+        assert [e.data for e in await got] == ["next"]
 
 
 async def test_a_vanished_client_frees_its_stream_and_others_keep_theirs():
@@ -242,6 +295,9 @@ async def test_a_client_that_stops_reading_is_cut_off_without_stalling_others():
         (b"GET /events HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", b"400 header line too long"),
         (b"GET /events HTTP/1.1\r\nX: \xff\r\n\r\n", b"400 header line too long or not ASCII"),
         (b"GET /events HTTP/1.1\r\nLast-Event-ID: -1\r\n\r\n", b"400 bad Last-Event-ID"),
+        (b"GET /events HTTP/1.1\r\nLast-Event-ID: 3\r\n\r\n", b"400 bad Last-Event-ID"),
+        (b"GET /events HTTP/1.1\r\nLast-Event-ID: b1-" + b"9" * 5000 + b"\r\n\r\n",
+         b"400 bad Last-Event-ID"),  # int() of 5000 digits raises: never reached
         (b"POST /events HTTP/1.1\r\n\r\n", b"404 not found"),
         (b"GET /events HTTP/1.1\r\nHost", b"400 truncated request"),
     ],
@@ -322,4 +378,56 @@ async def test_standalone_server_and_client(capsys):
             await server
     out = capsys.readouterr().out
     assert "serving text/event-stream" in out
-    assert "id=1 type=tick data='tick 1'\nid=2 type=tick data='tick 2'" in out
+    assert re.search(r"id=([0-9a-f]{8})-1 type=tick data='tick 1'\nid=\1-2 type=tick "
+                     r"data='tick 2'", out)  # a boot chosen at random at each start
+
+
+# --- A real peer: Chromium's own EventSource ---
+
+EVENTSOURCE_PAGE = """<!doctype html><title>EventSource</title><script>
+window.received = [];
+window.startStream = (url) => {
+  const source = new EventSource(url);
+  const keep = (event) => window.received.push([event.type, event.data, event.lastEventId]);
+  source.onmessage = keep;
+  source.addEventListener("tick", keep);
+};
+</script>"""
+
+
+@pytest.mark.browser
+async def test_chromium_eventsource_resumes_and_survives_a_server_restart():
+    """Chromium reads the stream, resumes with Last-Event-ID after a cut, and after the server
+    restarts (ids from 1 again, a new boot) it is sent the new log instead of skipping it."""
+    resumed_from = []
+
+    def recording(hub):  # what Chromium sends as Last-Event-ID, on each connection
+        original = hub.resume_after
+        hub.resume_after = lambda last_id: resumed_from.append(last_id) or original(last_id)
+        return hub
+
+    hub = recording(sse.EventServer(retry_ms=50, boot="b1"))
+    hub.drop_after = 2  # cut after two events: the browser must resume at the third
+    server = await asyncio.start_server(hub.handle, "127.0.0.1", 0, limit=sse.READ_LIMIT)
+    port = server.sockets[0].getsockname()[1]
+    for n in (1, 2, 3):
+        await hub.publish(f"price {n}", "tick")
+    async with support.browser_page(EVENTSOURCE_PAGE) as page:
+        await page.evaluate("url => window.startStream(url)", f"http://127.0.0.1:{port}/events")
+        await page.wait_for_function("window.received.length === 3")
+        await hub.close()  # the server goes down: its streams end, the browser retries
+        server.close()
+        await server.wait_closed()
+        hub = recording(sse.EventServer(retry_ms=50, boot="b2"))
+        for n in (1, 2):
+            await hub.publish(f"after restart {n}")
+        server = await asyncio.start_server(hub.handle, "127.0.0.1", port, limit=sse.READ_LIMIT)
+        async with server:
+            await page.wait_for_function("window.received.length === 5")
+            received = await page.evaluate("window.received")
+            await page.close()  # the browser leaves: its stream ends on the server
+            await wait_streams(hub, 0)
+    assert received == [
+        ["tick", "price 1", "b1-1"], ["tick", "price 2", "b1-2"], ["tick", "price 3", "b1-3"],
+        ["message", "after restart 1", "b2-1"], ["message", "after restart 2", "b2-2"]]
+    assert resumed_from[:2] == [None, "b1-2"] and resumed_from[-1] == "b1-3"

@@ -8,6 +8,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosedError
 
+from tests import support
 from tests.support import load_snippet
 
 chat = load_snippet("realtime/websocket_chat.py")
@@ -219,3 +220,45 @@ async def test_standalone_server(capsys):
         with pytest.raises(asyncio.CancelledError):
             await server
     assert f"chat at ws://127.0.0.1:{port}/" in capsys.readouterr().out
+
+
+# --- A real peer: Chromium's own WebSocket ---
+
+WEBSOCKET_PAGE = """<!doctype html><title>WebSocket</title><script>
+window.received = [];
+window.ended = null;
+window.join = (url) => new Promise((resolve, reject) => {
+  const socket = new WebSocket(url);
+  window.socket = socket;
+  socket.onopen = () => resolve();
+  socket.onerror = () => reject(new Error("the WebSocket failed"));
+  socket.onmessage = (event) => window.received.push(event.data);
+  socket.onclose = (event) => { window.ended = [event.code, event.wasClean]; };
+});
+</script>"""
+
+
+@pytest.mark.browser
+async def test_chromium_websocket_chats_and_gets_close_code_1009_for_an_oversize_message():
+    room = chat.ChatRoom()
+    async with chat.serve_chat(room, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/?name="
+        async with connect(url + "ann") as ann, support.browser_page(WEBSOCKET_PAGE) as page:
+            assert await recv(ann) == "* ann joined"
+            await page.evaluate("url => window.join(url)", url + "chromium")
+            assert await recv(ann) == "* chromium joined"
+            await page.evaluate("window.socket.send('hello from a browser')")
+            assert await recv(ann) == "chromium: hello from a browser"
+            await ann.send("hi, browser")
+            assert await recv(ann) == "ann: hi, browser"  # everyone gets it, ann too
+            await page.wait_for_function("window.received.length === 3")
+            assert await page.evaluate("window.received") == [
+                "* chromium joined", "chromium: hello from a browser", "ann: hi, browser"]
+            await page.evaluate(f"window.socket.send('x'.repeat({chat.MAX_MESSAGE + 1}))")
+            await page.wait_for_function("window.ended !== null")
+            assert await page.evaluate("window.ended") == [1009, True]  # a clean close
+            assert await recv(ann) == "* chromium left (1009 message too big)"
+            await page.evaluate("url => window.join(url)", url + "chromium")  # back again
+            assert await recv(ann) == "* chromium joined"
+            await page.evaluate("window.socket.close(1000, 'bye')")
+            assert await recv(ann) == "* chromium left (1000 normal closure)"

@@ -1,5 +1,6 @@
 import base64
 import struct
+import time
 
 import pytest
 
@@ -147,6 +148,24 @@ def test_binary_message_and_pong():
     assembler = ws.MessageAssembler()
     assert assembler.add(ws.Frame(ws.BINARY, b"\x00\xff")) == ("binary", b"\x00\xff")
     assert assembler.add(ws.Frame(ws.PONG, b"")) == ("pong", b"")
+
+
+def test_many_small_fragments_are_joined_in_linear_time():
+    """40,000 one-byte fragments: adding up every part again at each fragment took 16 s."""
+    frames = [ws.Frame(ws.BINARY, b"x", fin=False),
+              *[ws.Frame(ws.CONTINUATION, b"x", fin=False)] * 39_998,
+              ws.Frame(ws.CONTINUATION, b"x")]
+    assembler = ws.MessageAssembler()
+    started = time.perf_counter()
+    assert [assembler.add(frame) for frame in frames][-1] == ("binary", b"x" * 40_000)
+    assert time.perf_counter() - started < 2  # linear: tens of milliseconds
+
+
+def test_the_size_limit_counts_each_message_on_its_own():
+    assembler = ws.MessageAssembler(max_size=100)
+    for _ in range(3):  # 90 bytes each: 270 in all, but never more than 100 in one message
+        assert assembler.add(ws.Frame(ws.BINARY, bytes(60), fin=False)) is None
+        assert assembler.add(ws.Frame(ws.CONTINUATION, bytes(30))) == ("binary", bytes(90))
 
 
 @pytest.mark.parametrize(

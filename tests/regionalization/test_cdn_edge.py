@@ -178,3 +178,65 @@ def test_server_commands_start_and_stop(command, monkeypatch, capsys):
     monkeypatch.setattr(ThreadingHTTPServer, "serve_forever", interrupted)
     cdn.main([command, "--port", "0"])
     assert f"{command} on http://127.0.0.1:0" in capsys.readouterr().out
+
+
+def test_a_silent_client_connection_is_closed(monkeypatch):
+    """Idle, or a request head that never ends: without a timeout each held a thread for ever."""
+    assert 0 < cdn.CLIENT_TIMEOUT <= 60
+    monkeypatch.setattr(cdn, "CLIENT_TIMEOUT", 0.1)  # read when the handler class is made
+    origin = cdn.start(cdn.origin_handler(cdn.Origin()))
+    edge = cdn.start(cdn.edge_handler(cdn.EdgeCache(origin.server_address[:2])))
+    try:
+        for server in (origin, edge):
+            for sent in (b"", b"GET /news HTTP/1.1\r\nHost: x\r\n"):
+                with socket.create_connection(("127.0.0.1", server.server_address[1])) as sock:
+                    sock.settimeout(5)
+                    sock.sendall(sent)
+                    assert sock.recv(100) == b""
+    finally:
+        cdn.stop(edge)
+        cdn.stop(origin)
+
+
+@pytest.mark.parametrize("target", [b"/news\x01", b"/caf\xc3\xa9", b"/a\x7fb"])
+def test_a_target_that_is_not_visible_ascii_is_refused_at_the_edge(site, target):
+    origin, _, _, port = site
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 400 Bad Request\r\n")
+    assert answer.endswith(b"the request target must be a path of visible ASCII characters\n")
+    assert origin.requests == 0  # never forwarded
+    assert cdn.get(port, "/news")[0] == 200
+
+
+def test_head_is_answered_like_get_without_a_body(site):
+    _, _, _, port = site
+    connection = cdn.http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("HEAD", "/news")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read() == b""
+        assert response.getheader("Content-Length") == str(len(b"<h1>Today's news</h1>"))
+    finally:
+        connection.close()
+
+
+def test_a_reset_is_quiet_but_a_bug_still_prints_its_traceback(site, monkeypatch, capsys):
+    origin, _, _, port = site
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /news HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    assert cdn.get(port, "/news")[0] == 200  # the reset harmed no one ...
+
+    def broken(path, if_none_match):
+        raise RuntimeError("a bug in the origin")
+
+    monkeypatch.setattr(origin, "respond", broken)
+    with pytest.raises(cdn.http.client.RemoteDisconnected):
+        cdn.get(site[2].origin[1], "/profile")  # asked of the origin itself: its handler raises
+    printed = capsys.readouterr().err
+    assert "RuntimeError: a bug in the origin" in printed  # ... but a bug is not hidden
+    assert printed.count("Traceback") == 1

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support import ROOT
+from tests.support import DOCS, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # Material draws each Mermaid diagram into a closed shadow root; opening it lets a test reach the
 # <svg> (the page works the same either way).
@@ -44,6 +44,31 @@ Element.prototype.attachShadow = function (init) {
   return attachShadow.call(this, Object.assign({}, init, { mode: "open" }));
 };
 """
+
+
+# Material's document$ emits once a page is set up (also after instant navigation); the site's
+# scripts subscribe to it. A subscriber added now runs after them (it replays the last page).
+MATERIAL_READY = """() => typeof document$ !== "undefined" && new Promise((resolve) => {
+  const subscription = document$.subscribe(() => setTimeout(() => {
+    subscription.unsubscribe();
+    resolve(true);
+  }, 0));
+})"""
+
+
+def page_paths() -> list[str]:
+    """The path of every page, from docs/ (known before the build, so tests can be
+    parametrized by page): docs/a/b.md -> "a/b/", docs/a/index.md -> "a/", a notebook
+    docs/a/c.py -> "a/c/". test_pages.py checks the built sitemap lists exactly these."""
+    paths = []
+    for source in sorted([*DOCS.rglob("*.md"), *DOCS.rglob("*.py")]):
+        relative = source.relative_to(DOCS)
+        if relative.parts[0] in ("assets", "programs"):
+            continue
+        folder = relative.parent.as_posix()
+        stem = "" if source.stem == "index" else source.stem + "/"
+        paths.append(("" if folder == "." else folder + "/") + stem)
+    return paths
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -162,9 +187,10 @@ class Session:
     recorder: Recorder
 
     def open(self, url: str) -> None:
-        """Loads ``url`` and waits until the page and everything it fetched have settled."""
+        """Loads ``url`` and waits until Material has set the page up (document$ emitted, so
+        copy buttons, sortable tables and the site's own scripts have run)."""
         self.page.goto(url, wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_function(MATERIAL_READY)
 
 
 @pytest.fixture

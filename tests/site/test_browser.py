@@ -1,7 +1,7 @@
-"""Every page of the built site, as a reader's browser shows it (headless Chromium).
-
-Each test walks every page in the sitemap and collects what is wrong on each, so one run names
-every broken page; a page with a problem gets full-page screenshots in test-artifacts/.
+"""What a reader does on the built site, in headless Chromium: copy code, sort tables with the
+mouse and the keyboard, switch colour schemes, search, fetch a program, land on a missing page.
+(What every page looks like, in both schemes and at both widths, is tests/site/test_pages.py.)
+A failing test saves full-page screenshots in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -13,52 +13,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.site.conftest import Session, count_in_page, save_screenshots
+from tests.site.conftest import MATERIAL_READY, Session, count_in_page, save_screenshots
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-MERMAID_BLOCK = r'<pre class="mermaid"'
 SORTABLE_TABLE = r'<div class="sortable"'
+DIAGRAM = r'<div class="diagram"'
+PROGRAM_BOX = r'<div class="program"'
 CODE_BLOCK = r"<pre><span></span><code"
 NOTEBOOK = r'class="jupyter-wrapper'
 
-# Code blocks in the browser: Markdown fences, and notebook input cells
-CODE_BLOCKS = "article .highlight pre:has(> code), article .jp-InputArea .highlight-ipynb > pre"
 NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?")
-
-# Every diagram of the page drawn into an <svg> with shapes and text, inside its shadow root.
-DIAGRAMS_DRAWN = r"""(expected) => {
-  const blocks = [...document.querySelectorAll("article div.mermaid")];
-  return blocks.length === expected && blocks.every((block) => {
-    const svg = block.shadowRoot && block.shadowRoot.querySelector("svg");
-    if (!svg) return false;
-    // a diagram in a tab that is not selected has no box on screen, but a laid-out viewBox
-    const viewBox = (svg.getAttribute("viewBox") || "0 0 0 0").split(/[\s,]+/).map(Number);
-    const [, , width, height] = viewBox;
-    // Mermaid draws a "Syntax error in text" bomb, also an <svg>, for a diagram it cannot parse
-    const failed = svg.getAttribute("aria-roledescription") === "error"
-      || svg.querySelector(".error-text, .error-icon") !== null;
-    return !failed && width > 0 && height > 0 && svg.querySelectorAll("g").length > 0
-      && svg.textContent.trim().length > 0;
-  });
-}"""
-# The colours of the first diagram as the browser computes them: a node's shape, its label and
-# an edge (Material takes them from CSS variables of the colour scheme).
-DIAGRAM_COLOURS = """() => {
-  const svg = document.querySelector("article div.mermaid").shadowRoot.querySelector("svg");
-  const style = (selector, property) => {
-    const element = svg.querySelector(selector);
-    return element ? getComputedStyle(element)[property] : null;
-  };
-  return JSON.stringify([
-    style(".node rect, .node polygon, .node circle, .node path", "fill"),
-    style(".node rect, .node polygon, .node circle, .node path", "stroke"),
-    style(".nodeLabel, .node .label, .node text", "color"),
-    style(".node text, .nodeLabel", "fill"),
-    style(".flowchart-link, .edgePath path, .messageLine0, .relation", "stroke"),
-  ]);
-}"""
-
 
 def check_pages(
     pages: list[str], session: Session, check: Callable[[str], list[str]], what: str
@@ -73,74 +38,22 @@ def check_pages(
     assert problems == {}
 
 
-def test_the_sitemap_lists_every_built_page(built_site: Path, site_url: str, site_pages: list[str]):
-    """The suite's page list is complete: every built page (404 aside) is in the sitemap."""
-    built = set()
-    for path in built_site.rglob("index.html"):
-        folder = path.parent.relative_to(built_site).as_posix()
-        if not folder.startswith("assets"):
-            built.add(site_url if folder == "." else f"{site_url}{folder}/")
-    assert built == set(site_pages)
-
-
-def test_every_page_loads_without_errors_or_foreign_requests(new_session, site_pages):
-    session = new_session("light")
-
-    def check(url: str) -> list[str]:
-        session.recorder.clear()
-        session.open(url)
-        found = session.recorder.problems()
-        if not session.page.locator("article h1").count():
-            found.append("no <h1> in the article")
-        return found
-
-    check_pages(site_pages, session, check, "load")
-
-
-def test_the_404_page_loads_without_errors(new_session, site_url):
+def test_the_404_page_offers_search_home_and_every_chapter(new_session, site_url, built_site):
     session = new_session("light")
     response = session.page.goto(site_url + "404.html")
-    session.page.wait_for_load_state("networkidle")
+    session.page.wait_for_function(MATERIAL_READY)
+    page = session.page
     assert response is not None and response.ok
+    assert page.locator("article h1").inner_text() == "Page not found"
+    assert page.locator("input.md-search__input").count() == 1
+    links = {a.inner_text(): a.get_attribute("href")
+             for a in page.locator("article a").all()}
+    assert links["Home"] == site_url
+    chapters = [p.name for p in (built_site).iterdir() if (p / "index.html").is_file()
+                and p.name not in ("assets", "search", "programs")]
+    for chapter in chapters:  # every chapter's overview, by an absolute link
+        assert f"/{chapter}/" in {urlsplit(href).path for href in links.values()}, chapter
     assert session.recorder.problems() == []
-
-
-def test_every_diagram_renders_to_an_svg(new_session, site_pages, built_site, site_url):
-    session = new_session("light")
-    diagrams = {url: count_in_page(built_site, site_url, url, MERMAID_BLOCK) for url in site_pages}
-    assert sum(diagrams.values()) > 0, "no page has a Mermaid diagram: nothing was checked"
-
-    def check(url: str) -> list[str]:
-        session.recorder.clear()
-        session.open(url)
-        try:
-            session.page.wait_for_function(DIAGRAMS_DRAWN, arg=diagrams[url], timeout=10_000)
-        except Exception as error:  # noqa: BLE001 (the report names the page)
-            mounted = session.page.locator("article div.mermaid").count()
-            return [f"{diagrams[url]} diagram(s) in the HTML, {mounted} mounted by Material, "
-                    f"not all drawn into a valid <svg>: {error}"]
-        return session.recorder.problems()
-
-    check_pages(site_pages, session, check, "mermaid")
-
-
-def test_every_code_block_has_a_copy_button(new_session, site_pages):
-    session = new_session("light")
-    checked = 0
-
-    def check(url: str) -> list[str]:
-        nonlocal checked
-        session.open(url)
-        blocks = session.page.locator(CODE_BLOCKS)
-        without = session.page.locator(", ".join(
-            f"{block}:not(:has(button[data-md-type='copy']))" for block in CODE_BLOCKS.split(", ")
-        ))
-        checked += blocks.count()
-        missing = without.count()
-        return [f"{missing} of {blocks.count()} code blocks have no copy button"] if missing else []
-
-    check_pages(site_pages, session, check, "copy")
-    assert checked > 0, "no page has a code block: nothing was checked"
 
 
 @pytest.mark.parametrize(
@@ -180,83 +93,127 @@ def cell_key(text: str, numeric: bool) -> float | str:
     return text.strip().lower()
 
 
-def column(session: Session, table_index: int, column_index: int) -> list[str]:
-    return session.page.evaluate(
-        """([t, c]) => [...document.querySelectorAll("article .sortable table")[t].tBodies[0].rows]
-             .map((row) => row.cells[c] ? row.cells[c].textContent : "")""",
-        [table_index, column_index],
-    )
+# Clicks each header of each sortable table twice, in the page (no round trip per click), and
+# returns for each click: table, column, header text, aria-sort after the click, the column.
+CLICK_EVERY_HEADER = """() => {
+  const results = [];
+  document.querySelectorAll("article .sortable table").forEach((table, t) => {
+    const column = (c) => [...table.tBodies[0].rows].map((row) =>
+      row.cells[c] ? row.cells[c].textContent : "");
+    [...table.querySelectorAll("thead th")].forEach((th, c) => {
+      if (new Set(column(c)).size < 2) return; // nothing to reorder
+      for (let click = 0; click < 2; click++) {
+        th.click();
+        results.push([t, c, th.textContent.trim(), th.getAttribute("aria-sort"), column(c)]);
+      }
+    });
+  });
+  return results;
+}"""
 
 
 def sort_problems(session: Session, label: str) -> list[str]:
-    """Clicks every header of every sortable table twice; the order must follow aria-sort."""
+    """Every header of every sortable table, clicked twice: the order must follow aria-sort, and
+    the second click must reverse the first."""
     problems = []
-    tables = session.page.locator("article .sortable table")
-    for t in range(tables.count()):
-        headers = tables.nth(t).locator("thead th")
-        for c in range(headers.count()):
-            values = column(session, t, c)
-            if len(set(values)) < 2:
-                continue  # nothing to reorder
-            filled = [v.strip() for v in values if v.strip()]
-            # A column is numeric when most of its cells are numbers ("12", "1,500 ms"); then
-            # the numbers must be in numeric order, wherever the few words ("no") land.
-            numeric = 2 * sum(bool(NUMBER.match(v)) for v in filled) > len(filled)
-            keys = []
-            for _ in range(2):
-                headers.nth(c).click()
-                direction = headers.nth(c).get_attribute("aria-sort")
-                shown = [cell_key(v, numeric) for v in column(session, t, c)
-                         if v.strip() and (not numeric or NUMBER.match(v.strip()))]
-                expected = sorted(shown, reverse=direction == "descending")
-                name = headers.nth(c).inner_text().strip()
-                if direction not in ("ascending", "descending") or shown != expected:
-                    kind = "numeric" if numeric else "text"
-                    problems.append(f"{label}: table {t}, {kind} column {name!r} "
-                                    f"is not {direction}: {shown}")
-                keys.append(direction)
-            if keys[0] == keys[1]:
-                problems.append(f"{label}: table {t}, column {c}: a second click did not reverse")
+    clicks = session.page.evaluate(CLICK_EVERY_HEADER)
+    for index, (t, c, name, direction, values) in enumerate(clicks):
+        filled = [v.strip() for v in values if v.strip()]
+        # A column is numeric when most of its cells are numbers ("12", "1,500 ms"); then the
+        # numbers must be in numeric order, wherever the few words ("no") land.
+        numeric = 2 * sum(bool(NUMBER.match(v)) for v in filled) > len(filled)
+        shown = [cell_key(v, numeric) for v in filled if not numeric or NUMBER.match(v)]
+        expected = sorted(shown, reverse=direction == "descending")
+        if direction not in ("ascending", "descending") or shown != expected:
+            kind = "numeric" if numeric else "text"
+            problems.append(f"{label}: table {t}, {kind} column {name!r} is not {direction}: "
+                            f"{shown}")
+        if index % 2 and clicks[index - 1][3] == direction:
+            problems.append(f"{label}: table {t}, column {c}: a second click did not reverse")
     return problems
 
 
 def test_every_sortable_table_sorts_and_reverses(new_session, site_pages, built_site, site_url):
-    """On a direct load, and after an instant-navigation hop from another page."""
+    """Every header of every sortable table, clicked twice, on every page that has one."""
     session = new_session("light")
     with_tables = [u for u in site_pages if count_in_page(built_site, site_url, u, SORTABLE_TABLE)]
     assert with_tables, "the site has no sortable table: nothing was checked"
 
     def check(url: str) -> list[str]:
         session.open(url)
-        headers = session.page.evaluate(TABLE_HEADERS)
-        found = sort_problems(session, "direct load")
-        # start from a page without a sortable table, so the old page's tables cannot be mistaken
-        # for the new page's
-        start = next((u for u in site_pages if u not in with_tables), None)
-        start = start or next(u for u in site_pages if u != url)
-        session.open(start)
-        session.page.evaluate("window.__noReload = true")
-        hop = session.page.evaluate(
-            """(url) => {
-                 const link = [...document.querySelectorAll("a[href]")].find((a) => a.href === url);
-                 if (!link) return false;
-                 link.click();
-                 return true;
-               }""",
-            url,
-        )
-        if not hop:
-            return found + [f"no link to the page from {start} for an instant-navigation hop"]
-        session.page.wait_for_url(url)
-        session.page.wait_for_function(f"() => ({TABLE_HEADERS})() === {headers!r}")
-        session.page.wait_for_function(
-            "() => document.querySelector('article .sortable table th[role=columnheader]')"
-        )
-        if not session.page.evaluate("window.__noReload === true"):
-            found.append("the hop reloaded the page: instant navigation is not working")
-        return found + sort_problems(session, "after an instant-navigation hop")
+        return sort_problems(session, "direct load")
 
     check_pages(with_tables, session, check, "sort")
+
+
+def test_tables_sort_after_an_instant_navigation_hop(new_session, site_pages, built_site, site_url):
+    """Material swaps the article without a reload; the new page's tables must sort too."""
+    session = new_session("light")
+    with_tables = [u for u in site_pages if count_in_page(built_site, site_url, u, SORTABLE_TABLE)]
+    url = with_tables[0]
+    session.open(url)
+    headers = session.page.evaluate(TABLE_HEADERS)
+    # start from a page without a sortable table, so its tables cannot be mistaken for the new
+    start = next(u for u in site_pages if u not in with_tables and u != url)
+    session.open(start)
+    session.page.evaluate("window.__noReload = true")
+    hopped = session.page.evaluate(
+        """(url) => {
+             const link = [...document.querySelectorAll("a[href]")].find((a) => a.href === url);
+             if (!link) return false;
+             link.click();
+             return true;
+           }""",
+        url,
+    )
+    assert hopped, f"no link to {url} from {start} for an instant-navigation hop"
+    session.page.wait_for_url(url)
+    session.page.wait_for_function(f"() => ({TABLE_HEADERS})() === {headers!r}")
+    session.page.wait_for_function(
+        "() => document.querySelector('article .sortable table th[role=columnheader]')")
+    assert session.page.evaluate("window.__noReload === true"), "the hop reloaded the page"
+    assert sort_problems(session, "after an instant-navigation hop") == []
+
+
+def test_a_table_sorts_from_the_keyboard_and_says_how(new_session, site_pages, built_site,
+                                                      site_url):
+    """Tab to a header, Enter or Space sorts; each header states its sort in aria-sort, and a
+    status line (a live region) says what the last sort did."""
+    session = new_session("light")
+    url = next(u for u in site_pages if count_in_page(built_site, site_url, u, SORTABLE_TABLE))
+    session.open(url)
+    page = session.page
+    table = page.locator("article .sortable table").first
+    headers = table.locator("thead th")
+    assert {headers.nth(i).get_attribute("aria-sort") for i in range(headers.count())} == {"none"}
+    header = headers.nth(1)
+    header.focus()
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press("Enter")
+    first = header.get_attribute("aria-sort")
+    page.keyboard.press(" ")
+    second = header.get_attribute("aria-sort")
+    assert {first, second} == {"ascending", "descending"}
+    assert page.evaluate("window.scrollY") == scrolled, "Space scrolled the page, not sorted"
+    status = page.locator("article .sortable [role=status]").first
+    assert status.inner_text() == f"Sorted by {header.inner_text().strip()}, {second}."
+    others = {headers.nth(i).get_attribute("aria-sort") for i in range(headers.count()) if i != 1}
+    assert others == {"none"}
+
+
+# Colours of the first diagram and the first plot as the browser computes them: they come from
+# CSS variables of the colour scheme (docs/assets/stylesheets/figures.css).
+FIGURE_COLOURS = """() => {
+  const style = (selector, property) => {
+    const element = document.querySelector(selector);
+    return element ? getComputedStyle(element)[property] : null;
+  };
+  return JSON.stringify([
+    style("article .diagram svg text", "fill"),
+    style("article .diagram svg .node rect, article .diagram svg rect.actor", "stroke"),
+    style("article .diagram svg line, article .diagram svg path.flowchart-link", "stroke"),
+  ]);
+}"""
 
 
 def test_the_palette_toggle_cycles_and_diagrams_follow(
@@ -264,10 +221,9 @@ def test_the_palette_toggle_cycles_and_diagrams_follow(
 ):
     """auto -> light -> dark -> auto with the header button; diagrams change colour with it."""
     session = new_session("light")
-    url = next(u for u in site_pages if count_in_page(built_site, site_url, u, MERMAID_BLOCK))
+    url = next(u for u in site_pages if count_in_page(built_site, site_url, u, DIAGRAM))
     session.open(url)
     page = session.page
-    diagrams = count_in_page(built_site, site_url, url, MERMAID_BLOCK)
 
     def scheme() -> str:
         return page.evaluate("document.body.getAttribute('data-md-color-scheme')")
@@ -275,25 +231,58 @@ def test_the_palette_toggle_cycles_and_diagrams_follow(
     def toggle() -> None:
         page.locator("form[data-md-component=palette] label:visible").click()
 
-    def wait_for_colour_change(before: str) -> str:
-        page.wait_for_function(DIAGRAMS_DRAWN, arg=diagrams)
-        page.wait_for_function(f"() => ({DIAGRAM_COLOURS})() !== {before!r}")
-        return page.evaluate(DIAGRAM_COLOURS)
+    def colours_after(before: str) -> str:
+        page.wait_for_function(f"() => ({FIGURE_COLOURS})() !== {before!r}")
+        return page.evaluate(FIGURE_COLOURS)
 
-    page.wait_for_function(DIAGRAMS_DRAWN, arg=diagrams)
     assert scheme() == "default"  # "auto" follows the system, which is light
-    light_colours = page.evaluate(DIAGRAM_COLOURS)
+    light_colours = page.evaluate(FIGURE_COLOURS)
+    assert "null" not in light_colours
     toggle()  # auto -> light
     assert scheme() == "default"
     toggle()  # light -> dark
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
-    dark_colours = wait_for_colour_change(light_colours)
+    dark_colours = colours_after(light_colours)
     toggle()  # dark -> auto, which follows the light system setting again
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'")
-    assert wait_for_colour_change(dark_colours) == light_colours
+    assert colours_after(dark_colours) == light_colours
     page.emulate_media(color_scheme="dark")  # auto follows a change of the system setting
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
-    assert wait_for_colour_change(light_colours) == dark_colours
+    assert colours_after(light_colours) == dark_colours
+    assert session.recorder.problems() == []
+
+
+def test_a_program_box_downloads_copies_and_shows_the_whole_file(new_session, site_pages,
+                                                                 built_site, site_url):
+    """The box docs_tools/programs.py puts under a program: the file it offers is the program
+    itself, fetched only when asked for."""
+    session = new_session("light")
+    session.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    url = next(u for u in site_pages if count_in_page(built_site, site_url, u, PROGRAM_BOX))
+    session.open(url)
+    page = session.page
+    box = page.locator("article .program").first
+    download = box.locator("a[download]").first
+    name = download.get_attribute("download")
+    programs = [p for p in (built_site / "programs").rglob(name)]
+    assert len(programs) == 1, name
+    source = programs[0].read_text(encoding="utf-8")
+    assert not any(name in u for u in session.recorder.requests), "fetched before it was asked"
+    with page.expect_download() as downloading:
+        download.click()
+    assert Path(downloading.value.path()).read_text(encoding="utf-8") == source
+    box.locator("a[data-program=copy]").click()
+    box.locator("[role=status]").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == source
+    show = box.locator("a[data-program=show]")
+    show.click()
+    shown = box.locator("pre.program__source")
+    shown.wait_for()
+    assert shown.inner_text() == source.rstrip("\n") or shown.inner_text() == source
+    assert show.get_attribute("aria-expanded") == "true"
+    show.click()
+    shown.wait_for(state="detached")
+    assert show.get_attribute("aria-expanded") == "false"
     assert session.recorder.problems() == []
 
 

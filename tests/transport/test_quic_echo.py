@@ -1,4 +1,6 @@
 import asyncio
+import sys
+import threading
 
 import pytest
 import trustme
@@ -146,3 +148,36 @@ async def test_server_and_client_commands(monkeypatch, capsys, tmp_path, no_task
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.fixture
+def server_in_a_thread(ca):
+    """The echo server on an event loop of its own, for main(), which calls asyncio.run."""
+    loop = asyncio.new_event_loop()
+    state = quic.EchoServer()
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        server = asyncio.run_coroutine_threadsafe(state.start("127.0.0.1", 0, ca), loop).result(5)
+        yield server._transport.get_extra_info("sockname")[1]
+        asyncio.run_coroutine_threadsafe(state.close(server), loop).result(5)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("ca_file", "message"),
+    [("stranger.pem", "handshake failed (QUIC error 0x12a): unable to get local issuer"),
+     ("missing.pem", "No such file or directory")],
+)
+def test_the_client_command_says_why_it_failed_without_a_traceback(
+        server_in_a_thread, tmp_path, monkeypatch, capsys, ca_file, message):
+    (tmp_path / "stranger.pem").write_bytes(trustme.CA().cert_pem.bytes())
+    monkeypatch.setattr(sys, "argv", ["quic_echo.py", "client", "--port", str(server_in_a_thread),
+                                      "--ca-file", str(tmp_path / ca_file), "hello"])
+    with pytest.raises(SystemExit) as exit:
+        quic.main()
+    assert str(exit.value).startswith("quic_echo.py client: ") and message in str(exit.value)
+    assert "Traceback" not in capsys.readouterr().err

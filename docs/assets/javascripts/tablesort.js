@@ -41,9 +41,44 @@ function fixColumnKinds(table) {
   });
 }
 
+// For the keyboard and screen readers: tablesort makes each header focusable and sorts on
+// Enter; Space sorts too, as on any button. Every header states its sort (aria-sort "none"
+// until sorted), and a status line under the table says what the last sort did, so a screen
+// reader announces it.
+function announceSorting(table) {
+  var head = table.tHead.rows[table.tHead.rows.length - 1];
+  var headers = Array.prototype.slice.call(head.cells);
+  var status = document.createElement("p");
+  status.className = "visually-hidden";
+  status.setAttribute("role", "status");
+  table.insertAdjacentElement("afterend", status);
+  headers.forEach(function (th) {
+    if (!th.hasAttribute("aria-sort")) th.setAttribute("aria-sort", "none");
+    th.addEventListener("keydown", function (event) {
+      if (event.key === " ") {
+        event.preventDefault(); // not a page scroll
+        th.click();
+      }
+    });
+  });
+  table.addEventListener("afterSort", function () {
+    var sorted = null;
+    headers.forEach(function (th) {
+      var state = th.getAttribute("aria-sort");
+      if (!state) th.setAttribute("aria-sort", "none");
+      else if (state !== "none") sorted = th;
+    });
+    if (sorted) {
+      status.textContent = "Sorted by " + sorted.textContent.trim() + ", " +
+        sorted.getAttribute("aria-sort") + ".";
+    }
+  });
+}
+
 document$.subscribe(function () {
   document.querySelectorAll("article .sortable table").forEach(function (table) {
     fixColumnKinds(table);
     new Tablesort(table);
+    announceSorting(table);
   });
 });
