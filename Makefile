@@ -13,7 +13,8 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 export NO_MKDOCS_2_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: serve test bare-copies build bench figures diagrams transcripts lock vendor chromium clean
+.PHONY: serve test bare-copies build bench figures diagrams transcripts lock vendor chromium redis \
+  clean
 
 ## serve: set up, then serve the site with live reload at http://127.0.0.1:$(PORT) (PORT=8123 for another)
 serve: $(SITE_STAMP)
@@ -23,12 +24,12 @@ serve: $(SITE_STAMP)
 ## test: set up (Chromium included), then run the whole suite: snippets, pages, build, browser
 # Two passes, each on every core (pytest-xdist): the browser tests apart, so that Playwright's
 # own event loop never shares a worker with the asyncio tests.
-test: $(TEST_STAMP) chromium
+test: $(TEST_STAMP) chromium redis
 	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not browser"
 	$(BIN)/python -m pytest -n auto -m browser --no-cov
 
 ## bare-copies: run each program alone from an empty folder with `uv run` (needs the package index)
-bare-copies: $(TEST_STAMP)
+bare-copies: $(TEST_STAMP) redis
 	$(BIN)/python scripts/run_bare_copies.py
 
 ## build: the strict build into site/
@@ -90,6 +91,14 @@ chromium:
 	@test -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf || { \
 	  echo "Installing Debian's fonts-liberation (Arial's metrics) for figures"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation >/dev/null; }
+
+# Debian's Redis, which the rate-limiting and fan-out programs use as their shared store: the
+# tests and the programs start their own redis-server on 127.0.0.1 (none runs as a service).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "Installing Debian's redis-server for the programs that share state through Redis"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server \
+	    >/dev/null; }
 
 clean:
 	rm -rf $(VENV) site .cache .pytest_cache .coverage test-artifacts

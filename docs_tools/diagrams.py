@@ -190,6 +190,20 @@ def with_unique_ids(body: str, ident: str) -> str:
     return body
 
 
+GEOMETRY = re.compile(r'\s(d|points|transform|x|y|x1|x2|y1|y2|cx|cy|r|rx|ry)="([^"]*)"')
+LONG_DECIMAL = re.compile(r"-?\d+\.\d{2,}")
+
+
+def rounded_geometry(svg: str) -> str:
+    """Coordinates to a tenth of a unit (Mermaid and matplotlib write six decimals): nothing a
+    screen shows changes, and a page carries a tenth less markup."""
+    def one_decimal(number: re.Match[str]) -> str:
+        return f"{float(number.group(0)):.1f}"
+
+    return GEOMETRY.sub(
+        lambda found: f' {found.group(1)}="{LONG_DECIMAL.sub(one_decimal, found.group(2))}"', svg)
+
+
 def page_state(md) -> set[str]:
     """The stylesheets already emitted on the page being converted. Python-Markdown makes a new
     list of stashed HTML for each document, so a new list means a new page."""
@@ -215,6 +229,7 @@ def inline_svg(raw: str, emitted: set[str]) -> str:
     body = raw[root.end():].replace(style.group(0), "") if style else raw[root.end():]
     css = page_css(html.unescape(style.group(1)), ident, scope) if style else ""
     body = ELEMENT.sub(theme_element, with_unique_ids(without_unused_definitions(body), ident))
+    body = rounded_geometry(body)
     body = body.replace("</text>", "</text>\n")  # search indexes labels as separate words
 
     classes = re.search(r'\sclass="([^"]*)"', root.group(0))
@@ -228,7 +243,10 @@ def inline_svg(raw: str, emitted: set[str]) -> str:
     if css and css not in emitted:
         emitted.add(css)
         attributes += f"<style>{html.escape(css, quote=False)}</style>"
-    return f'<div class="diagram" data-diagram="{html.escape(kind)}">{attributes}{body}</div>'
+    # its height while not yet laid out (figures.css: content-visibility)
+    reserve = f"contain-intrinsic-size: auto {height:.0f}px"
+    return (f'<div class="diagram" data-diagram="{html.escape(kind)}" style="{reserve}">'
+            f"{attributes}{body}</div>")
 
 
 def drawing(source: str) -> str | None:

@@ -17,7 +17,7 @@ import io
 import math
 import re
 
-from docs_tools.diagrams import with_unique_ids
+from docs_tools.diagrams import rounded_geometry, with_unique_ids
 
 MIN_TEXT_PX = 12
 FONT = 'Arial, "Liberation Sans", Helvetica, sans-serif'
@@ -113,7 +113,7 @@ def inline_svg(figure, alt: str) -> str:
                 f'aria-labelledby="{figure_id(alt)}" style="min-width: {min_width}px"', 1)
     svg = svg.replace(root, new_root, 1)
     # matplotlib numbers its ids per figure ("axes_1"): unique to this figure on the page
-    svg = with_unique_ids(svg, figure_id(alt))
+    svg = rounded_geometry(with_unique_ids(svg, figure_id(alt)))
     svg = svg.replace(new_root, f'{new_root}\n<title id="{figure_id(alt)}">'
                                 f"{html.escape(alt)}</title>", 1)
     lines = [line.rstrip() for line in svg.splitlines() if line.strip()]  # no blank lines:

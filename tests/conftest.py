@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, redis_server
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +94,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         uses_site = {"built_site", "site_build"} & set(getattr(item, "fixturenames", ()))
         if uses_site and not item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("built-site"))
+
+
+@pytest.fixture(scope="session")
+def redis_port() -> Iterator[int]:
+    """One redis-server on loopback for the whole run (per xdist worker); see ``redis``."""
+    with redis_server() as port:
+        yield port
+
+
+@pytest.fixture
+def redis(redis_port: int) -> Iterator[int]:
+    """The session's redis-server, emptied (FLUSHALL) before the test; yields its port."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", redis_port), timeout=5) as connection:
+        connection.sendall(b"FLUSHALL\r\n")
+        assert connection.recv(64).startswith(b"+OK")
+    yield redis_port

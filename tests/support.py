@@ -137,3 +137,65 @@ async def browser_page(html: str):
                 yield page
             finally:
                 await browser.close()
+
+
+# --- Redis: a real redis-server on loopback, started and stopped by the tests ----------------
+
+REDIS_START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _redis_answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A throwaway redis-server (Debian's, installed by `make redis`) on 127.0.0.1 at a free
+    port, nothing persisted; yields the port, and stops it on exit."""
+    import shutil
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    assert binary, "no redis-server: run `make redis` (Debian's redis-server package)"
+    for _ in range(5):  # a free port may be taken again before redis binds it: try another
+        port = _free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + REDIS_START_TIMEOUT
+        while process.poll() is None and time.monotonic() < deadline:
+            if _redis_answers(port):
+                break
+            time.sleep(0.02)  # polling a process that is starting: no event to wait on
+        if process.poll() is None and _redis_answers(port):
+            break
+        process.kill()
+        process.wait(timeout=5)
+    else:
+        raise RuntimeError("redis-server did not start")
+    try:
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
