@@ -136,7 +136,13 @@ CONFIG = {
     "fontFamily": FONT,
     "htmlLabels": False,  # labels as SVG <text>, not HTML in <foreignObject>: no clipping
     "flowchart": {"htmlLabels": False, "useMaxWidth": False, "padding": 12},
-    "sequence": {"useMaxWidth": False, "mirrorActors": False, "wrap": False},
+    # the sequence diagram measures actors, messages and notes with fonts of its own (notes in
+    # 14 px "trebuchet ms" by default, drawn at 16 px): the same font everywhere, or a note's
+    # box comes out narrower than its text
+    "sequence": {"useMaxWidth": False, "mirrorActors": False, "wrap": False,
+                 "actorFontFamily": FONT, "noteFontFamily": FONT, "messageFontFamily": FONT,
+                 "actorFontSize": FONT_SIZE_PX, "noteFontSize": FONT_SIZE_PX,
+                 "messageFontSize": FONT_SIZE_PX},
     "state": {"useMaxWidth": False},
     "gantt": {"useMaxWidth": False, "fontSize": FONT_SIZE_PX, "sectionFontSize": FONT_SIZE_PX},
 }

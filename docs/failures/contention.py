@@ -91,7 +91,8 @@ for column, label in ((0, "calls made"), (1, "time until all done")):
     for n in counts:
         print(f"{n:>7} " + " ".join(f"{results[s, n][column]:>12.0f}" for s in STRATEGIES))
 
-figure, (work_axis, time_axis) = plt.subplots(2, 1, figsize=(4.9, 7), num=(  # its description
+figure, (work_axis, time_axis) = plt.subplots(  # num: the figure's description
+    2, 1, figsize=(4.2, 7.6), layout="constrained", num=(
     "Two line charts against the number of competing clients, log scale: calls made and time "
     "until all are done. The strategies without jitter make the most calls and take longest; "
     "full, equal and decorrelated jitter stay far below them."))
@@ -108,8 +109,7 @@ for axis, title in titles:
     axis.set_xlabel("clients competing")
     axis.set_title(title)
     axis.grid(True, which="both", alpha=0.3)
-work_axis.legend(fontsize=11, ncols=2)
-figure.tight_layout()
+figure.legend(*work_axis.get_legend_handles_labels(), loc="outside lower center", ncols=3)
 plt.show()
 
 # %% [markdown]

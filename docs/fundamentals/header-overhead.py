@@ -124,7 +124,7 @@ for size in sizes:
 
 # %%
 payloads = [*range(1, 100), *range(100, 4097, 4)]  # every 4 bytes is enough to see the steps
-figure, axes = plt.subplots(figsize=(4.9, 3.8), num=(  # num: the figure's description
+figure, axes = plt.subplots(figsize=(4.2, 3.8), num=(  # num: the figure's description
     "Line chart: payload share of the bytes on the wire against payload size, for TCP, UDP and "
     "QUIC. All three climb from a few percent for tiny payloads to about 95 percent near 1,400 "
     "bytes, dip each time a new packet starts, and QUIC stays a few points below the others."))
@@ -137,7 +137,8 @@ axes.set_xlabel("payload (bytes, log scale)")
 axes.set_ylabel("payload share of wire bytes (%)")
 axes.set_title("Small messages pay the most")
 axes.grid(True, which="both", alpha=0.3)
-axes.legend()
+axes.legend(loc="upper left")
+figure.tight_layout()
 plt.show()
 
 # %% [markdown]

@@ -229,6 +229,9 @@ def save_screenshots(page: Page, name: str) -> list[Path]:
     if page.is_closed():
         return saved
     size = page.viewport_size
+    # a full-page screenshot does not scroll, so figures the page leaves unrendered until they
+    # come near the viewport (content-visibility: auto) would show blank: render them all
+    page.add_style_tag(content=".diagram, .plot-box { content-visibility: visible !important; }")
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
         path = ARTIFACTS / f"{safe}-{label}.png"

@@ -1,6 +1,14 @@
 // What a reader sees of the page now shown, measured in the browser (tests/site/test_pages.py).
 // Returns a report; the Python tests decide what is a failure. Evaluated as one function.
-() => {
+async () => {
+  // A reader who scrolls gets every figure laid out (figures.css defers the ones below the fold:
+  // content-visibility): lay them all out, and let the page's scripts see their sizes.
+  const shown = document.createElement("style");
+  shown.textContent = ".diagram, .plot-box { content-visibility: visible !important; }";
+  document.head.append(shown);
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+
   const MIN_TEXT_PX = 12;
 
   // --- colours -------------------------------------------------------------------------------
@@ -99,6 +107,7 @@
     // into, which may be coloured otherwise). A plot is drawn on a transparent background, so
     // its text sits on the page (its bars' boxes overrun their clip paths: no geometry there).
     let smallest = Infinity;
+    const checkedLabels = new Set();
     const holders = [...svg.querySelectorAll("text, tspan")].filter((element) =>
       [...element.childNodes].some((node) => node.nodeType === Node.TEXT_NODE
         && node.textContent.trim()));
@@ -111,6 +120,21 @@
       const back = kind === "diagram" ? behind(svg, text, shapes, base) : base;
       const ratio = contrast(over(paintColour(text, "fill", svg), back), back);
       if (ratio < 4.5) report.problems.push(`text "${name(text)}" at ${ratio.toFixed(2)}:1`);
+      const label = text.closest("text");
+      if (kind === "diagram" && !checkedLabels.has(label)) {
+        // a label drawn on a box (a node, a note, an edge label's background) stays inside it
+        checkedLabels.add(label);
+        const own = boxIn(svg, label);
+        const cx = (own.x + own.right) / 2, cy = (own.y + own.bottom) / 2;
+        const holders = shapes.filter((shape) => !shape.element.contains(label)
+          && cx >= shape.box.x && cx <= shape.box.right
+          && cy >= shape.box.y && cy <= shape.box.bottom);
+        const box = holders.sort((a, b) => (a.box.right - a.box.x) - (b.box.right - b.box.x))[0];
+        if (box && (own.x < box.box.x - 1 || own.right > box.box.right + 1)) {
+          report.problems.push(`text "${name(label)}" runs out of its box ` +
+            `(${(own.right - own.x).toFixed(0)} px in ${(box.box.right - box.box.x).toFixed(0)} px)`);
+        }
+      }
     }
     report.smallestTextPx = smallest === Infinity ? null : Math.round(smallest * 10) / 10;
     if (smallest < MIN_TEXT_PX - 0.05) {
@@ -252,5 +276,6 @@
   }
   if (before && before.focus) before.focus({ preventScroll: true });
   still.remove();
+  shown.remove();
   return report;
 }

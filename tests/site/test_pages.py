@@ -6,6 +6,7 @@ and checks everything a reader would notice (reader_view.js measures it):
 - no Mermaid JavaScript: every diagram was drawn at build time (docs_tools/diagrams.py);
 - every diagram and plot: text at least 12 px; text 4.5:1 and (diagrams) lines, borders and
   arrowheads 3:1 against what is behind them, in this scheme (axe does not look inside SVG);
+  a diagram's label stays inside the box it is drawn on;
   a <title> (diagrams: and a <desc>); a figure wider than its box is a focusable, named region;
 - nothing makes the page scroll sideways; at 1280 no code block and no table overflows;
 - no tab stop on anything invisible; every code block has its copy button, and every colour of
@@ -116,6 +117,9 @@ BAD_PAGE = """<!doctype html><html><body style="background: #1e2129; margin: 0">
       <text x="400" y="50" style="fill: #333333; font-size: 16px">dark on dark</text>
       <text x="600" y="50" style="fill: #ffffff; font-size: 8px">tiny</text>
       <line x1="400" y1="80" x2="800" y2="80" style="stroke: #333333; stroke-width: 2"></line>
+      <g><rect x="320" y="60" width="40" height="30" style="fill: #ffffff"></rect>
+      <text x="340" y="80" style="fill: #000000; font-size: 16px; text-anchor: middle"
+        >too long for its box</text></g>
     </svg>
   </div>
   <div class="plot-box"><svg width="100" height="50" viewBox="0 0 100 50"><text x="5" y="20"
@@ -144,6 +148,7 @@ def test_the_reader_view_catches_what_it_looks_for(browser):
     assert 'text "pale on white"' in found and 'text "dark on dark"' in found
     assert "text as small as 8.0 px" in found
     assert "line  stroke at" in found
+    assert 'text "too long for its box" runs out of its box' in found
     assert "not a focusable, labelled region" in found
     assert plot["problems"] == ["no <title> (accTitle or alt text)"]
     assert report["pageScrollsSideways"] and report["mermaidBlocks"] == 1

@@ -18,9 +18,17 @@ function markScrollingFigures() {
   });
 }
 
-document$.subscribe(markScrollingFigures);
-var figureResizeTimer;
-window.addEventListener("resize", function () {
-  clearTimeout(figureResizeTimer);
-  figureResizeTimer = setTimeout(markScrollingFigures, 100);
+// A figure below the fold is laid out only when the reader comes near it (content-visibility in
+// figures.css): watch each drawing's size, which changes then, and on every resize.
+var figureSizes = new ResizeObserver(function () {
+  markScrollingFigures();
+});
+document$.subscribe(function () {
+  figureSizes.disconnect();
+  document.querySelectorAll("article .diagram > svg, article .plot-box > svg").forEach(
+    function (svg) {
+      figureSizes.observe(svg);
+    }
+  );
+  markScrollingFigures();
 });
