@@ -41,9 +41,10 @@ bench: $(TEST_STAMP) chromium
 	$(BIN)/python bench/site_speed.py
 
 ## figures: re-run the chapters' benchmarks; they rewrite bench/results/ and the pages' plots
-figures: $(SITE_STAMP)
+figures: $(SITE_STAMP) redis
 	for script in transport_setup realtime_delivery http_connection_reuse api_styles failures_contention \
-	  load_balancing_choices backoff_timeline; do \
+	  load_balancing_choices backoff_timeline global_routing one_request rate_limiting \
+	  load_shedding draining realtime_fanout; do \
 	  $(BIN)/python bench/$$script.py || exit 1; done
 
 ## diagrams: draw the Mermaid diagrams missing from diagram-cache/ and drop the unused ones

@@ -16,6 +16,7 @@ in a connection's handler fails the test instead of vanishing into a log line.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import random
@@ -271,6 +272,81 @@ def _websocket_chat(timeout: float):
             loop.run(stop(srv))
 
 
+@server("fanout (SSE)")
+def _fanout(timeout: float):
+    fanout = load_snippet("realtime/fanout.py")
+    endpoint = Endpoint(0, get("/events"), 200, "/events", "/events", stream=True)
+    with LoopThread(endpoint.problems) as loop:
+        async def start():
+            srv = fanout.Server("A", battery_redis(), heartbeat=timeout, open_timeout=timeout,
+                                send_timeout=timeout)
+            await srv.start()
+            await srv.feed.publish("hello")
+            return srv
+
+        srv = loop.run(start())
+        endpoint.port = srv.http.sockets[0].getsockname()[1]
+        try:
+            yield endpoint
+        finally:
+            loop.run(srv.drain())
+
+
+@server("fanout (WebSocket)")
+def _fanout_websocket(timeout: float):
+    fanout = load_snippet("realtime/fanout.py")
+    upgrade = WEBSOCKET_UPGRADE.replace(b"/?name=probe", b"/chat?user=probe")
+    endpoint = Endpoint(0, upgrade, 101, "/chat", None, stream=True, answers_malformed=False)
+    with LoopThread(endpoint.problems) as loop:
+        async def start():
+            srv = fanout.Server("A", battery_redis(), open_timeout=timeout, send_timeout=timeout)
+            await srv.start()
+            return srv
+
+        srv = loop.run(start())
+        endpoint.port = srv.ws.sockets[0].getsockname()[1]
+        try:
+            yield endpoint
+        finally:
+            loop.run(srv.drain())
+
+
+@server("secure_chat (WebSocket)")
+def _secure_chat_websocket(timeout: float):
+    sc = load_snippet("realtime/secure_chat.py")
+    endpoint = Endpoint(0, b"", 101, "/chat", None, stream=True, answers_malformed=False)
+    with LoopThread(endpoint.problems) as loop:
+        async def start():
+            chat = sc.SecureChat(open_timeout=timeout, send_timeout=timeout, max_per_user=1000)
+            token = chat.sessions.create("probe")
+            return chat, token, (await chat.start())[1]
+
+        chat, token, endpoint.port = loop.run(start())
+        endpoint.probe = WEBSOCKET_UPGRADE.replace(b"/?name=probe", b"/chat").replace(
+            b"\r\n\r\n", f"\r\nCookie: session={token}\r\n\r\n".encode(), 1)
+        try:
+            yield endpoint
+        finally:
+            loop.run(chat.close())
+
+
+@server("secure_chat (tickets, SSE)")
+def _secure_chat(timeout: float):
+    sc = load_snippet("realtime/secure_chat.py")
+    # unauthenticated, a normal client gets 401: what HEAD must match too
+    endpoint = Endpoint(0, get("/events"), 401, "/ticket", "/events")
+    with LoopThread(endpoint.problems) as loop:
+        async def start():
+            chat = sc.SecureChat(open_timeout=timeout, send_timeout=timeout, heartbeat=timeout)
+            return chat, (await chat.start())[0]
+
+        chat, endpoint.port = loop.run(start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(chat.close())
+
+
 @contextlib.contextmanager
 def _cdn(timeout: float):
     cdn = load_snippet("regionalization/cdn_edge.py")
@@ -343,6 +419,136 @@ def _resilient_client(timeout: float):
     srv = rc.FlakyServer(("127.0.0.1", 0))
     with mock.patch.object(rc.FlakyHandler, "timeout", timeout), serving(srv) as port:
         yield Endpoint(port, get("/"), 200, "/", "/")
+
+
+@server("rate_limiters")
+def _rate_limiters(timeout: float):
+    rl = load_snippet("failures/rate_limiters.py")
+    endpoint = Endpoint(0, get("/"), 200, "/", "/")
+    with LoopThread(endpoint.problems) as loop, mock.patch.object(rl, "IDLE_TIMEOUT", timeout):
+        srv = rl.RateLimitedServer(rl.TokenBucket(1000, 10))  # the battery is not a flood
+        endpoint.port = loop.run(srv.start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(srv.close())
+
+
+@functools.cache
+def battery_redis() -> int:
+    """One redis-server for every attack on a Redis-backed server (starting one per attack
+    cost 0.14 s each), stopped when the test process exits."""
+    from tests.support import redis_server
+
+    running = redis_server()
+    port = running.__enter__()
+    atexit.register(running.__exit__, None, None, None)
+    return port
+
+
+@server("redis_rate_limit")
+def _redis_rate_limit(timeout: float):
+    rrl = load_snippet("failures/redis_rate_limit.py")
+    endpoint = Endpoint(0, get("/"), 200, "/", "/")
+    with LoopThread(endpoint.problems) as loop, mock.patch.object(rrl, "IDLE_TIMEOUT", timeout):
+        store = rrl.connect(battery_redis())
+        srv = rrl.SharedLimitServer(rrl.AtomicLimit(store, 1000, 10))
+        endpoint.port = loop.run(srv.start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(srv.close())
+            loop.run(store.aclose())
+
+
+@server("one_request (L4 balancer, TLS passed through to two backends)")
+def _one_request(timeout: float):
+    one = load_snippet("fundamentals/one_request.py")
+    client = ssl.create_default_context()
+    certificate_authority().configure_trust(client)
+    endpoint = Endpoint(0, get("/page"), 200, "/page", "/page", tls=client)
+    # the battery's client asks for "localhost" (SNI), so the balancer routes that name
+    context = one.server_context(certificate_authority(), "localhost")
+    with mock.patch.object(one.Handler, "timeout", timeout), \
+            mock.patch.object(one, "HANDSHAKE_TIMEOUT", timeout), \
+            serving(one.Backend("b1", context)) as b1, \
+            serving(one.Backend("b2", context)) as b2, \
+            LoopThread(endpoint.problems) as loop:
+        upstreams = [one.Upstream("b1", "127.0.0.1", b1), one.Upstream("b2", "127.0.0.1", b2)]
+        balancer = one.Balancer({"localhost": upstreams}, hello_timeout=timeout,
+                                idle_timeout=timeout)
+        endpoint.port = loop.run(balancer.start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(balancer.close())
+
+
+@server("load_shedding")
+def _load_shedding(timeout: float):
+    ls = load_snippet("failures/load_shedding.py")
+    endpoint = Endpoint(0, get("/fast"), 200, "/fast", "/fast")
+    with LoopThread(endpoint.problems) as loop:
+        srv = ls.SheddingServer(head_timeout=timeout)
+        endpoint.port = loop.run(srv.start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(srv.close())
+
+
+@server("health_checks")
+def _health_checks(timeout: float):
+    hc = load_snippet("load-balancing/health_checks.py")
+    endpoint = Endpoint(0, get("/page"), 200, "/page", "/page")
+    with LoopThread(endpoint.problems) as loop:
+        names = [hc.DemoBackend("b1"), hc.DemoBackend("b2")]
+        backends = [loop.run(name.start()) for name in names]
+        quiet = lambda line: None  # noqa: E731
+        lb = hc.HealthCheckedBalancer(
+            backends, checks=hc.ActiveHealthCheck(backends, report=quiet),
+            outliers=hc.OutlierDetection(backends, report=quiet), client_timeout=timeout,
+            report=quiet)
+        endpoint.port = loop.run(lb.start())
+        try:
+            yield endpoint
+        finally:
+            loop.run(lb.close())
+            for name in names:
+                loop.run(name.crash())
+
+
+@server("draining (balancer)")
+def _draining_balancer(timeout: float):
+    dr = load_snippet("load-balancing/draining.py")
+    endpoint = Endpoint(0, get("/page"), 200, "/page", "/page")
+    with LoopThread(endpoint.problems) as loop:
+        backends = [dr.Backend("b1", idle_timeout=timeout), dr.Backend("b2", idle_timeout=timeout)]
+        addresses = [loop.run(backend.start()) for backend in backends]
+        lb = dr.Balancer(addresses, interval=0.02, client_timeout=timeout,
+                         report=lambda line: None)
+        endpoint.port = loop.run(lb.start())
+        try:
+            for address in addresses:
+                loop.run(lb.wait_for(address.name, in_rotation=True))
+            yield endpoint
+        finally:
+            loop.run(lb.close())
+            for backend in backends:
+                loop.run(backend.kill())
+
+
+@server("draining (backend)")
+def _draining_backend(timeout: float):
+    dr = load_snippet("load-balancing/draining.py")
+    endpoint = Endpoint(0, get("/page"), 200, "/orders", "/page")
+    with LoopThread(endpoint.problems) as loop:
+        backend = dr.Backend("b1", idle_timeout=timeout)
+        endpoint.port = loop.run(backend.start()).port
+        try:
+            yield endpoint
+        finally:
+            loop.run(backend.kill())
 
 
 # --- A client that can misbehave -----------------------------------------------------------------

@@ -46,3 +46,18 @@ def test_server_withstands_every_attack(server, capsys, caplog):
 def test_every_server_and_attack_is_listed_once():
     assert len({str(server) for server in SERVERS}) == len(SERVERS) >= 14
     assert len(ATTACKS) >= 20
+
+
+def test_every_http_server_of_the_site_is_in_the_battery():
+    """A program that answers HTTP (it writes a status line, or uses http.server) is attacked by
+    the battery: SERVERS loads it. A new chapter's server cannot slip past."""
+    import re
+
+    from tests.support import ROOT, SNIPPETS, snippet_files
+
+    battery = (ROOT / "tests" / "battery.py").read_text()
+    answers_http = re.compile(r'BaseHTTPRequestHandler|HTTP/1\.[01] \{|b"HTTP/1\.[01] \d')
+    servers = [program.relative_to(SNIPPETS).as_posix() for program in snippet_files()
+               if answers_http.search(program.read_text())]
+    assert len(servers) >= 15
+    assert [name for name in servers if f'load_snippet("{name}")' not in battery] == []

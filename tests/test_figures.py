@@ -29,6 +29,7 @@ import ast
 import importlib.util
 import inspect
 import re
+import statistics
 import sys
 from collections import Counter
 from pathlib import Path
@@ -255,6 +256,77 @@ def test_websocket_page_quotes_the_delivery_benchmark():
     assert ws["bytes"] == min(row["bytes"] for row in rows.values()), "the lowest overhead"
 
 
+# --- Fan-out across servers: bench/results/realtime_fanout.txt -----------------------------------
+
+def fanout_results() -> tuple[dict, dict]:
+    """The rows by (route, clients, server), and the set-up the first two lines state."""
+    text = results("realtime_fanout")
+    rows = {(row["bus"], row["clients"], row["on"]): row
+            for row in load_bench("realtime_fanout").parse(text)}
+    setup = re.match(r"(?P<m>\d+) messages, one every (?P<every>\d+) ms, published on A; clients "
+                     r"split evenly between A and B\n2 server processes \+ redis-server "
+                     r"(?P<redis>\d+\.\d+)\.\d+, loopback on (?P<system>\w+) \([^,]+, "
+                     r"(?P<cores>\d+) cores\), Python (?P<python>\d+\.\d+)\.\d+\n", text)
+    assert rows and setup, "the first two lines and the table of realtime_fanout.txt"
+    return rows, setup.groupdict()
+
+
+def test_fan_out_page_quotes_its_benchmark():
+    bench = load_bench("realtime_fanout")
+    rows, run = fanout_results()
+    clients = sorted({n for _, n, _ in rows})
+    assert clients == bench.CLIENTS and len(clients) == 3
+    few, some, many = clients
+
+    def medians(n: int) -> list[float]:
+        return [row["median"] for key, row in rows.items() if key[1] == n]
+
+    def both(bus: str, n: int) -> float:
+        return rows[bus, n, "A"]["median"] + rows[bus, n, "B"]["median"]
+
+    names = {"pub/sub (WS)": "pub/sub", "stream (WS)": "the stream to WebSocket",
+             "stream (SSE)": "the stream to SSE"}
+    assert list(names) == bench.BUSES
+    fastest = {n: min(bench.BUSES, key=lambda bus, n=n: both(bus, n)) for n in clients}
+    one_process = delivery()[0]["WebSocket"]["median"]
+    expected = sum(row["expected"] for row in rows.values())
+    quoted = [
+        f"connects {few}, {some} and then {many} clients from one process, half to A and half to B",
+        f"send {run['m']} messages, one every {run['every']} ms,",
+        f"({run['cores']} cores, {run['system']}, loopback, Python {run['python']}, "
+        f"Redis {run['redis']})",
+        f"every client got every message: {expected:,} deliveries in all.",
+        f"**With {few} clients the medians were {min(medians(few)):.2f} to "
+        f"{max(medians(few)):.2f} ms**, whichever the route.",
+        f"delivered a WebSocket message in {one_process:.2f} ms: the trip through Redis and "
+        "between processes adds about a millisecond",
+        f"(within 10% with {few} and {some} clients)",
+        f"the fastest was {names[fastest[few]]} with {few} clients, {names[fastest[some]]} with "
+        f"{some}, and {names[fastest[many]]} with {many}.",
+        f"(medians of {min(medians(many)):.2f} to {max(medians(many)):.2f} ms with {many}, and a "
+        f"p99 of {max(row['p99'] for row in rows.values()):.2f} ms at worst)",
+        f"one process reads all {many}.",
+        f"At {many} the differences between A and B",
+    ]
+    page = read(DOCS / "realtime" / "fan-out.md")
+    assert_says(flat(page), quoted, "realtime/fan-out.md")
+    assert_no_untied_number(
+        prose_of(section(page, "Measured: fan-out latency across two server processes")),
+        quoted, ["1 December 2026"], "realtime/fan-out.md, Measured")
+
+    # what the sentences say in words, from the results
+    assert all(row["delivered"] == row["expected"] for row in rows.values()), "nothing lost"
+    assert 0.5 <= statistics.mean(medians(few)) - one_process <= 1.5, "about a millisecond"
+    for bus in bench.BUSES:
+        for n in (few, some):
+            assert rows[bus, n, "B"]["median"] <= 1.1 * rows[bus, n, "A"]["median"], (
+                f"{bus}, {n} clients: B within 10% of A")
+        for server in ("A", "B"):
+            assert [rows[bus, n, server]["median"] for n in clients] == sorted(
+                rows[bus, n, server]["median"] for n in clients), f"{bus} on {server} grows"
+    assert len(set(fastest.values())) > 1, "no route is consistently ahead"
+
+
 # --- HTTP: bench/results/http_connection_reuse.txt ----------------------------------------------
 
 def test_http_page_quotes_the_connection_reuse_benchmark():
@@ -437,6 +509,75 @@ def test_quic_page_quotes_the_transport_setup_benchmark():
     assert tens_of_microseconds(reused["TCP"]) and tens_of_microseconds(reused["TCP + TLS 1.3"]), (
         "transport/quic.md: an open TCP connection's request is no longer tens of microseconds")
     assert [rtts * rtt for _, rtts, _ in counted.values()] == [ms for *_, ms in counted.values()]
+
+
+# --- One request, end to end: bench/results/one_request.txt --------------------------------------
+
+def test_one_request_page_quotes_its_benchmark():
+    bench = load_bench("one_request")
+    text = results("one_request")
+    measured = bench.parse(text)  # case -> step -> median ms (None where the step was skipped)
+    assert list(measured) == bench.CASES == ["new connection", "same connection",
+                                             "new, TLS resumed"]
+    new, same, resumed = measured.values()
+    totals = [sum(ms for ms in steps.values() if ms is not None) for steps in measured.values()]
+    # the first two lines and the round-trip table, which parse() does not read
+    head = re.match(r"One HTTPS request, step by step, on loopback \(127\.0\.0\.1\): median of "
+                    r"(\d+) rounds after (\d+)\n(\w+), (\d+) cores, Python (\d+\.\d+)\.\d+;", text)
+    assert head, "the first two lines of one_request.txt"
+    rounds, warmup, system, cores, python = head.groups()
+    rtt = int(re.search(r"their cost at (\d+) ms each \(calculated, not measured\)", text)[1])
+    trips = {}
+    for case in bench.CASES:
+        match = re.search(rf"^{re.escape(case)}((?:\s+\d+){{6}})\s+(\d+) ms$", text, re.M)
+        trips[case] = [int(n) for n in match[1].split()]
+        assert sum(trips[case]) * rtt == int(match[2]), "the round trips' cost is their sum x RTT"
+    cold, warm, again = ([dict(zip(bench.STEPS, n, strict=True)) for n in trips.values()])
+    # the latency page's figures, which this page quotes (snippets/regionalization/regions.txt)
+    regions = read(SNIPPETS / "regionalization" / "regions.txt")
+    sydney = re.search(r"^Sydney\s+(\d+) ms", regions, re.M)[1]
+    sydney_first_byte = re.search(r"TCP \+ TLS 1\.3 \+ HTTP request\s+us-east\s+(\d+) ms",
+                                  regions)[1]
+    page = read(DOCS / "fundamentals" / "one-request.md")
+    quoted = [
+        "runs the program's three requests from a fresh client (an empty DNS cache, no session "
+        f"ticket) {rounds} times after {warmup} warm-up rounds,",
+        f"{cores} cores shared with other jobs, {system}, Python {python}, loopback,",
+        "where a round trip costs tens of microseconds,",
+        f"A new connection took {totals[0]:.2f} ms in all, the same connection {totals[1]:.2f} ms, "
+        f"and a new connection with a cached name and a resumed session {totals[2]:.2f} ms.",
+        "The TLS handshake is the largest step of both new connections,",
+        "Resuming saved little of it here:",
+        f"The DNS cache turned a {new['DNS']:.2f} ms query into a {resumed['DNS']:.2f} ms lookup.",
+        f"DNS {WORDS[cold['DNS']]} (to a resolver that has the answer cached), TCP "
+        f"{WORDS[cold['TCP connect']]}, TLS 1.3 {WORDS[cold['TLS handshake']]}, the request and "
+        f"its answer {WORDS[cold['request'] + cold['first byte']]}.",
+        f"At a {rtt} ms round trip, a user on another continent or on a mobile network, the first "
+        f"request waits {sum(cold.values()) * rtt} ms before its answer arrives, the second "
+        f"{sum(warm.values()) * rtt} ms, and the third {sum(again.values()) * rtt} ms: "
+        "resumption does not remove TLS's round trip,",
+        "the few milliseconds of software measured here hardly count;",
+        # the cost table's paragraph, from the latency page
+        f"From Sydney to a server in Virginia the floor on a round trip is {sydney} ms, so TCP, "
+        f"TLS and the request alone cost at least {sydney_first_byte} ms",
+    ]
+    assert_says(flat(page), quoted, "fundamentals/one-request.md")
+    assert_no_untied_number(prose_of(section(page, "The timeline, measured and calculated")),
+                            quoted, ["December 2026", "TLS 1.3"],
+                            "fundamentals/one-request.md, The timeline")
+
+    # what the sentences say in words, from the results
+    for steps in (new, resumed):
+        assert steps["TLS handshake"] == max(steps.values()), "the largest step"
+    assert resumed["TLS handshake"] < new["TLS handshake"], "resuming saved..."
+    assert resumed["TLS handshake"] > new["TLS handshake"] / 2, "...little of it"
+    assert [same["DNS"], same["TCP connect"], same["TLS handshake"]] == [None] * 3
+    assert 1 <= max(totals) < 10 and totals[1] < 1, "a few milliseconds; the reused one under one"
+    assert tens_of_microseconds(loopback_round_trip_ms()), (
+        "fundamentals/one-request.md: a loopback round trip is no longer tens of microseconds")
+    assert trips == bench.ROUND_TRIPS and again["TLS handshake"] == cold["TLS handshake"], (
+        "resumption keeps TLS's round trip")
+    assert abs(int(sydney_first_byte) - 3 * int(sydney)) <= 3, "TCP, TLS, request: 3 round trips"
 
 
 # --- Backoff and jitter: bench/results/backoff_timeline.txt and failures_contention.txt --------
@@ -732,6 +873,162 @@ def test_power_of_two_choices_section_quotes_its_benchmark():
     assert not stray, f"numbers on the page that no test ties to the results: {stray}"
 
 
+# --- Rate limiting: bench/results/rate_limiting.txt ----------------------------------------------
+
+def test_rate_limiting_page_quotes_its_benchmark():
+    bench = load_bench("rate_limiting")
+    text = results("rate_limiting")
+    rows = {row["concurrent"]: row for row in bench.parse(text)}
+    assert list(rows) == bench.CONCURRENCY
+    # the first two lines, which parse() does not read
+    head = re.match(r"(\d+) server processes per version share one token bucket of (\d+) "
+                    r"requests per (\d+) s per client in Redis ([\d.]+)\n"
+                    r"loopback on \w+ \([^,]+, (\d+) cores\), Python (\d+\.\d+)\.\d+; "
+                    r"(\d+) rounds per row", text)
+    assert head, "the first two lines of rate_limiting.txt"
+    servers, limit, window, redis, cores, python, rounds = head.groups()
+    servers, limit, window = int(servers), int(limit), int(window)
+    within = [n for n in rows if n <= limit]
+    over = [n for n in rows if n > limit]
+    naive_means = [rows[n]["naive"][0] for n in over]
+    worst = max(over, key=lambda n: (rows[n]["naive"][1], n))
+    let_through = rows[worst]["naive"][1]
+    worst_words = f"all {worst}" if let_through == worst else f"{let_through} of {worst}"
+    page = read(DOCS / "failures" / "rate-limiting.md")
+    quoted = [
+        f"starts a `redis-server` and {WORDS[2 * servers]} processes of the program above, "
+        f"{WORDS[servers]} with the script and {WORDS[servers]} with the naive version",
+        f"a token bucket of {limit} requests per {window} s per client (a token back every "
+        f"{'minute' if window // limit == 60 else f'{window // limit} s'},",
+        f"spread over the {WORDS[servers]} servers of one version,",
+        f"Up to {limit} at once, the limit, both versions let every request through:",
+        f"From {over[0]} at once the script let exactly {limit} through in every round.",
+        f"The naive version let {min(naive_means):.1f} to {max(naive_means):.1f} through on "
+        f"average, and its worst round, at {worst} at once, let {worst_words} through.",
+        f"the {WORDS[servers]} servers' event loops",
+        f"Measured with {rounds} rounds per point on loopback, on a machine with {cores} cores",
+        f"Redis {redis} and Python {python};",
+    ]
+    assert_says(flat(page), quoted, "failures/rate-limiting.md")
+    assert_no_untied_number(prose_of(section(page, "The evidence: the race without help")),
+                            quoted, [], "failures/rate-limiting.md, The evidence")
+
+    # what the sentences say in words, from the results
+    for n in within:
+        assert rows[n]["atomic"] == rows[n]["naive"] == (n, n), "every request through"
+    for n in over:
+        assert rows[n]["atomic"] == (limit, limit), "exactly the limit in every round"
+        assert rows[n]["naive"][0] > limit, "the naive version lets more through on average"
+    assert window / limit >= 10, "a token comes back far less often than a round takes"
+
+
+# --- Load shedding: bench/results/load_shedding.txt ---------------------------------------------
+
+def test_load_shedding_page_quotes_its_benchmark():
+    bench = load_bench("load_shedding")
+    text = results("load_shedding")
+    rows = {(row["mode"], row["offered"]): row for row in bench.parse(text)}
+    accept = {offered: row for (mode, offered), row in rows.items() if mode == "accept everything"}
+    shed = {offered: row for (mode, offered), row in rows.items() if mode == "shed"}
+    assert list(accept) == list(shed) == bench.RATES
+    # the first two lines, which parse() does not read
+    head = re.match(r"(\d+) workers x (\d+) ms of work = capacity (\d+) requests/s; open-loop "
+                    r"Poisson arrivals for (\d+) s per rate \(seed \d+\); "
+                    r"client deadline (\d+) ms\n"
+                    r"loopback on \w+ \([^,]+, (\d+) cores\), Python (\d+\.\d+)\.\d+\n", text)
+    assert head, "the first two lines of load_shedding.txt"
+    workers, work, capacity, seconds, deadline, cores, python = head.groups()
+    capacity, deadline = int(capacity), int(deadline)
+    below = max(rate for rate in bench.RATES if rate < capacity)
+    over = min(rate for rate in bench.RATES if rate > capacity)
+    top = max(bench.RATES)
+    below_p99 = max(accept[below]["p99"], shed[below]["p99"])
+    page = read(DOCS / "failures" / "load-shedding.md")
+    quoted = [
+        f"(`python load_shedding.py server`, {workers} workers, {work} ms of work each: a "
+        f"capacity of {capacity} requests a second)",
+        f"A client waits at most {WORDS.get(deadline // 1000, deadline // 1000)} second,",
+        f"at {below} requests a second both answered nearly every request in time, with a p99 "
+        f"wait under {int(below_p99 // 10 + 1) * 10} ms.",
+        f"{accept[over]['goodput']:.1f} answers in time per second at {over} offered, "
+        f"{accept[top]['goodput']:.1f} at {top}, while the p99 wait sits at the client's "
+        f"deadline of {deadline:,} ms, where it gives up.",
+        f"At {top} a second, {accept[top]['none']:,} of the {accept[top]['sent']:,} requests got "
+        "no answer in time,",
+        f"{shed[over]['goodput']:.1f} at {over} offered, {shed[top]['goodput']:.1f} at {top}, and "
+        f"the p99 wait never goes above {max(row['p99'] for row in shed.values()):.1f} ms.",
+        f"{shed[top]['shed']:,} of the {shed[top]['sent']:,} at {top} a second.",
+        f"offered exactly {capacity} a second, it refused {shed[capacity]['shed']} requests and "
+        f"served {shed[capacity]['goodput']:.1f} a second in time, where the server that accepts "
+        f"everything served all of them ({accept[capacity]['goodput']:.1f} a second) with a p99 "
+        f"of {accept[capacity]['p99']:.1f} ms.",
+        f"Measured on the project's {cores}-core machine",
+        f"Python {python}, loopback, {seconds} s of arrivals per rate and server,",
+        "the benchmark's shedding server refused some requests even at offered loads below "
+        "capacity",
+    ]
+    assert_says(flat(page), quoted, "failures/load-shedding.md")
+    assert_no_untied_number(prose_of(section(page, "Measured: goodput and latency against "
+                                                   "offered load")),
+                            quoted, ["the `200` answers"], "failures/load-shedding.md, Measured")
+
+    # what the sentences say in words, from the results
+    for row in (accept[below], shed[below]):
+        assert row["ok"] >= 0.95 * row["sent"], "nearly every request in time"
+    past = [rate for rate in bench.RATES if rate >= capacity]
+    assert [accept[rate]["goodput"] for rate in past] == sorted(
+        (accept[rate]["goodput"] for rate in past), reverse=True), "goodput collapses"
+    assert all(accept[rate]["p99"] == deadline for rate in past if rate > capacity), (
+        "the p99 wait sits at the deadline")
+    assert all(shed[rate]["goodput"] >= 0.9 * capacity for rate in past if rate > capacity), (
+        "goodput stays near capacity")
+    assert all(row["none"] == 0 for row in shed.values()), "it refuses at once what it cannot"
+    assert accept[capacity]["ok"] == accept[capacity]["sent"], "served all of them"
+    assert shed[capacity]["goodput"] < accept[capacity]["goodput"], "a price at capacity"
+    assert any(shed[rate]["shed"] for rate in bench.RATES if rate < capacity), "below capacity"
+
+
+# --- Draining: bench/results/draining.txt -------------------------------------------------------
+
+def test_draining_page_quotes_its_benchmark():
+    bench = load_bench("draining")
+    text = results("draining")
+    rows = {(row["strategy"], row["retries"]): row for row in bench.parse(text)}
+    assert len(rows) == len(bench.STRATEGIES) * len(bench.RETRIES)
+    head = re.match(r"(\d+) rolling restarts of 3 backends per row, each during a stream of "
+                    r"(\d+) requests .*\nloopback on \w+ \([^,]+, (\d+) cores\), Python "
+                    r"(\d+\.\d+)\.\d+\n", text)
+    assert head, "the first two lines of draining.txt"
+    rounds, requests, cores, python = head.groups()
+    total = int(rounds) * int(requests)
+    assert all(row["sent"] == total for row in rows.values())
+    kill, stop, drain = (rows[(name, "GETs retried")] for name in bench.STRATEGIES)
+    kill_bare, stop_bare, drain_bare = (rows[(name, "no retries")] for name in bench.STRATEGIES)
+    page = read(DOCS / "load-balancing" / "draining.md")
+    quoted = [
+        f"runs the program's own rolling restart (`python draining.py restart`) {rounds} times "
+        f"for each way of stopping a backend, each during a stream of {requests} requests "
+        f"({total:,} in all per row)",
+        f"{kill['post']} POSTs lost in {total:,} requests.",
+        f"without them, {kill_bare['get']} GETs were lost as well.",
+        f"lost about as many: {stop['post']} POSTs, and {stop_bare['get']} GETs without retries.",
+        f"nothing was lost, with retries or without: 0 of {total:,} both times.",
+        f"Measured on the project's {cores}-core machine (shared with other work), Python "
+        f"{python}, loopback;",
+    ]
+    assert_says(flat(page), quoted, "load-balancing/draining.md")
+    assert_no_untied_number(prose_of(section(page, "Measured: rolling restarts with and without "
+                                                   "draining")),
+                            quoted, [], "load-balancing/draining.md, Measured")
+
+    # what the sentences say in words, from the results
+    assert kill["get"] == stop["get"] == 0, "the retries saved every GET"
+    assert kill["post"] > 0 and kill_bare["get"] > 0
+    for killed, stopped in ((kill["post"], stop["post"]), (kill_bare["get"], stop_bare["get"])):
+        assert abs(stopped - killed) <= 0.3 * killed, "about as many"
+    assert drain["get"] == drain["post"] == drain_bare["get"] == drain_bare["post"] == 0
+
+
 # --- The README's Quality table: bench/results/site_speed.txt ------------------------------------
 
 KINDS = r"(?:plain text|notebook|sortable table|diagrams|plots)"
@@ -866,10 +1163,77 @@ def test_every_figure_is_on_a_page_in_a_plot_box():
 
 
 
+# --- Regionalization: bench/results/global_routing.txt -------------------------------------------
+
+def test_global_traffic_page_quotes_its_simulation():
+    """The "Reaching the nearest region" page reads the latency per policy and the failover
+    times per TTL from the simulation's results (bench/global_routing.py)."""
+    text = results("global_routing")
+    rows = load_bench("global_routing").parse(text)
+    latency = {row["policy"]: row for row in rows["latency"]}
+    failover: dict[str, dict[int, dict]] = {}
+    for row in rows["failover"]:
+        failover.setdefault(row["setup"], {})[row["ttl"]] = row
+    one, geo, ecs, lat, anycast = latency.values()
+    assert one["policy"].startswith("one region") and anycast["policy"].startswith("anycast")
+    honoured, held = failover["DNS, TTL honoured"], failover["DNS, 9% hold 600 s"]
+    passive, moved_any = failover["active-passive"], failover["anycast"]
+    head = re.match(r"(?P<users>\d+) users in (?P<cities>\d+) cities, (?P<regions>\d+) regions",
+                    text)
+    assert head and re.search(r"keep them 600 s;", text), "the first two lines"
+    ttls = sorted(honoured)
+
+    # the claims in words, checked against the results
+    dns = (geo, ecs, lat)
+    assert all(row["median"] < 20 for row in dns), "under 20 ms for every DNS policy's median"
+    assert len({row["p95"] for row in dns}) == 1, "the p95 is the same for the three"
+    assert max(row["p95"] for row in dns) < anycast["p95"] < one["p95"], "worst after one region"
+    assert 3000 < honoured[3600]["p95"] <= 3600, "close to an hour with an hour"
+    below = [ttl for ttl in ttls if ttl < 600]
+    assert len({held[ttl]["p95"] for ttl in below}) == 1, "stays the same whatever the TTL"
+    assert len({row["p95"] for row in moved_any.values()}) == 1, "anycast: no TTL"
+    assert len({passive[ttl]["p95"] for ttl in below}) == 1, "bounded by its standby"
+    assert {row["moved"] for row in honoured.values()} == {honoured[60]["moved"]}
+    assert {row["moved"] for row in passive.values()} == {100.0}, "moved all of them"
+    assert honoured[60]["moved"] < 50
+
+    page = read(DOCS / "regionalization" / "global-traffic.md")
+    quoted = [
+        f"puts {head['users']} users in ten cities, five regions",
+        f"a median round trip of {one['median']:.0f} ms and a p95 of {one['p95']:.0f} ms, against "
+        "under 20 ms for every DNS policy's median.",
+        f"(the median falls from {geo['median']:.1f} to {ecs['median']:.1f} ms)",
+        "The p95 is the same for the three DNS policies",
+        "its p95 is the worst after one region.",
+        f"for TTLs from {ttls[0]} s to an hour",
+        f"95% of us-east's users have moved after {honoured[ttls[0]]['p95']:.0f} s with a "
+        f"{ttls[0]} s TTL, {honoured[60]['p95']:.0f} s with 60 s and close to an hour with an "
+        "hour.",
+        "The 9% of resolvers that hold answers for 600 s flatten the lower half of the curve: "
+        f"below 600 s the p95 stays at {held[60]['p95']:g} s whatever the TTL,",
+        f"Anycast does not depend on the TTL ({moved_any[60]['p95']:.0f} s under the assumed "
+        f"convergence), and active-passive is bounded by its standby ({passive[60]['p95']:.0f} s).",
+        f"Active-active moved {honoured[60]['moved']:.0f}% of the users (those us-east served); "
+        "active-passive moved all of them.",
+    ]
+    assert_says(flat(page), quoted, "regionalization/global-traffic.md")
+    figure = section(page, "Failing over")
+    after = figure[figure.index("</div>"):]
+    assert_no_untied_number(prose_of(after), quoted, [
+        "9%", "600 s", "60 s", "TTL under a minute",  # the setup's name and the words' limits
+    ], "regionalization/global-traffic.md")
+
+
 # --- Each page test fails when a number its page quotes changes -----------------------------------
 
 MUTATIONS = [  # the file, a quoted number as the file has it, the same changed, the page's test,
     # and what its failure must say
+    (RESULTS / "load_shedding.txt", "152.8", "153.8",
+     test_load_shedding_page_quotes_its_benchmark, r"153\.8 answers in time per second"),
+    (RESULTS / "draining.txt", "0          35", "0          36",
+     test_draining_page_quotes_its_benchmark, "36 POSTs lost in 12,000 requests"),
+    (RESULTS / "realtime_fanout.txt", "1.15    1.97", "1.05    1.97",
+     test_fan_out_page_quotes_its_benchmark, r"medians were 1\.05 to 1\.26 ms"),
     (RESULTS / "realtime_delivery.txt", "53.44  105.64", "53.44  108.64",
      test_realtime_comparison_quotes_the_delivery_benchmark,
      r"no longer says: \| \[Short polling\] \| 53\.44 \| 108\.64 \|"),
@@ -902,8 +1266,14 @@ MUTATIONS = [  # the file, a quoted number as the file has it, the same changed,
     (RESULTS / "site_speed.txt", "118.4", "128.4",
      test_readme_quality_table_quotes_the_site_speed_benchmark,
      r"to 128\.4 KB \(`/application/http/`\) \| at most 120 KB: missed on 1 pages"),
+    (RESULTS / "rate_limiting.txt", "17.5", "18.5", test_rate_limiting_page_quotes_its_benchmark,
+     r"12\.3 to 18\.5 through on average"),
+    (RESULTS / "one_request.txt", "1.200", "1.300", test_one_request_page_quotes_its_benchmark,
+     r"no longer says: A new connection took 5\.09 ms in all"),
     (SNIPPETS / "load-balancing" / "balancers.txt", "1.58 ticks", "1.68 ticks",
      test_algorithms_page_quotes_the_balancers_demo, r"\*\*Least response time\*\* \(1\.68\)"),
+    (RESULTS / "global_routing.txt", "   87.2", "   97.2",
+     test_global_traffic_page_quotes_its_simulation, r"97 s with 60 s"),
 ]
 
 

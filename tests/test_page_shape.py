@@ -215,3 +215,16 @@ def test_opening_paragraph_detects_prose_only(markdown: str, expected: str):
 def test_notebook_cells_are_split_and_unprefixed():
     source = "# ---\n# header\n# ---\n\n# %% [markdown]\n# # Title\n#\n# Text.\n\n# %%\nprint(1)\n"
     assert notebook_cells(source) == [("markdown", "# Title\n\nText.\n"), ("code", "print(1)")]
+
+
+def test_home_counts_each_chapters_programs():
+    """The Programs column of Home's chapter table is the number of programs in snippets/."""
+    from tests.support import SNIPPETS, snippet_files
+
+    rows = re.findall(r"^\| (\d) \| \[[^\]]+\]\(([\w-]+)/index\.md\) \|[^|]*\| (\d+) \|$",
+                      (DOCS / "index.md").read_text(), re.M)
+    assert len(rows) == len(SECTIONS)
+    counts = {section: 0 for _, section, _ in rows}
+    for program in snippet_files():
+        counts[program.relative_to(SNIPPETS).parts[0]] += 1
+    assert {section: int(shown) for _, section, shown in rows} == counts

@@ -155,7 +155,7 @@ class L4Proxy:
                 sink.write(data)
                 async with asyncio.timeout(self.idle_timeout):
                     await sink.drain()  # backpressure: wait while the other side is slow
-        except (ConnectionError, TimeoutError):
+        except OSError:  # reset, timed out, or gone before the FIN could be passed (ENOTCONN)
             return False
     # --8<-- [end:splice]
 

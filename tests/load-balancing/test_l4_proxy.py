@@ -270,3 +270,21 @@ async def test_a_quiet_client_does_not_count_as_idle_while_the_server_talks():
         await writer.wait_closed()
     server.close()
     await server.wait_closed()
+
+
+async def test_a_half_close_to_a_socket_already_gone_ends_the_pipe_quietly():
+    """Passing the FIN on to a peer whose socket is gone raises ENOTCONN, an OSError that is
+    not a ConnectionError: the pipe must end (False), not crash its connection's task."""
+    import errno
+
+    class Gone:
+        def can_write_eof(self) -> bool:
+            return True
+
+        def write_eof(self) -> None:
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+    source = asyncio.StreamReader()
+    source.feed_eof()
+    proxy = l4.L4Proxy([], idle_timeout=1.0)
+    assert await proxy.pipe(source, Gone(), [0.0]) is False
