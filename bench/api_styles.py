@@ -14,8 +14,6 @@ python bench/api_styles.py --plot-only redraws the figure from the results file,
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import select
 import signal
@@ -31,7 +29,7 @@ import grpc
 import httpx
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -216,22 +214,10 @@ def plot(rows: list[dict], path: Path = FIGURE) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    results = measure()
-    text = table(results)
-    print(text, end="")
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
-    print(json.dumps({"table": str(TABLE.relative_to(HERE.parent)),
-                      "figure": str(FIGURE.relative_to(HERE.parent))}))
+def results_text() -> str:
+    """The results table, measured now."""
+    return table(measure())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(TABLE.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, TABLE, results_text, parse, plot)

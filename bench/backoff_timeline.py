@@ -13,7 +13,6 @@ python bench/backoff_timeline.py --plot-only redraws the figure from the results
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -152,19 +151,10 @@ def plot(schedules: dict[str, list[dict]], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    text = table({strategy: simulate(strategy) for strategy in STRATEGIES})
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the file's numbers, so --plot-only draws the same figure
+def results_text() -> str:
+    """The results table, simulated now."""
+    return table({strategy: simulate(strategy) for strategy in STRATEGIES})
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, simulate nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot, measures="simulate")

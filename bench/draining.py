@@ -24,7 +24,6 @@ python bench/draining.py --plot-only redraws the figure from the results file.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import re
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -121,24 +120,15 @@ def plot(rows: list[dict], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def results_text() -> str:
+    """The results table, measured now."""
     rows = []
     for retries, flags in RETRIES.items():
         for strategy, option in STRATEGIES.items():
             rows.append({"strategy": strategy, "retries": retries, **measure(option, flags)})
             print(rows[-1], flush=True)
-    text = table(rows)
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the file's figures, as --plot-only and the tests draw it
+    return table(rows)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot)

@@ -14,7 +14,6 @@ file, simulating nothing.
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import random
 import statistics
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -150,18 +149,10 @@ def plot(results: dict[tuple[str, int], tuple[float, float]], path: Path = PLOT)
     plt.close(figure)
 
 
-def main() -> None:
-    text = table(run())
-    print(text, end="")
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+def results_text() -> str:
+    """The results table, simulated now."""
+    return table(run())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, simulate nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot, measures="simulate")

@@ -17,7 +17,6 @@ python bench/global_routing.py --plot-only redraws the figure from the results f
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from types import ModuleType
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -155,19 +154,10 @@ def plot(rows: dict[str, list[dict]], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    text = table(make_users())
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the file's numbers, so --plot-only draws the same figure
+def results_text() -> str:
+    """The results table, simulated now."""
+    return table(make_users())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, simulate nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot, measures="simulate")

@@ -18,7 +18,6 @@ measuring nothing.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import re
 import ssl
@@ -33,7 +32,7 @@ import httpx
 import matplotlib
 import trustme
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -215,20 +214,10 @@ def plot(rows: list[dict], path: Path = FIGURE) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    rows = run_cases()
-    text = table(rows)
-    print(text, end="")
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+def results_text() -> str:
+    """The results table, measured now."""
+    return table(run_cases())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(TABLE.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, TABLE, results_text, parse, plot)

@@ -32,7 +32,6 @@ simulating nothing.
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import math
 import random
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -250,19 +249,10 @@ def plot(results: dict[str, list[dict]], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    text = table(balls_into_bins(), stale_information())
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+def results_text() -> str:
+    """The results table, simulated now."""
+    return table(balls_into_bins(), stale_information())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, simulate nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot, measures="simulate")

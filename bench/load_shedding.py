@@ -22,7 +22,6 @@ python bench/load_shedding.py --plot-only redraws the figure from the results fi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -197,19 +196,10 @@ async def measure() -> list[dict]:
     return rows
 
 
-def main() -> None:
-    text = table(asyncio.run(measure()))
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the rounded figures, as --plot-only and the tests draw it
+def results_text() -> str:
+    """The results table, measured now."""
+    return table(asyncio.run(measure()))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot)

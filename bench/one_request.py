@@ -22,7 +22,6 @@ nothing.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import platform
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -186,19 +185,10 @@ def plot(results: dict[str, dict[str, float | None]], path: Path = FIGURE) -> No
     plt.close(fig)
 
 
-def main() -> None:
-    text = table(measure())
-    print(text, end="")
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+def results_text() -> str:
+    """The results table, measured now."""
+    return table(measure())
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(TABLE.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, TABLE, results_text, parse, plot)

@@ -16,7 +16,6 @@ python bench/rate_limiting.py --plot-only redraws the figure from the results fi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import platform
@@ -36,7 +35,7 @@ from pathlib import Path
 import httpx
 import matplotlib
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -199,23 +198,15 @@ def plot(rows: list[dict], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def results_text() -> str:
+    """The results table, measured now."""
     with redis_server() as redis_port, ExitStack() as stack:
         ports = {kind: [stack.enter_context(server(redis_port, kind == "naive"))
                         for _ in range(SERVERS)] for kind in ("atomic", "naive")}
         rows = asyncio.run(measure(ports))
         text = table(rows, redis_version(redis_port))
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the rounded figures, as --plot-only and the tests draw it
+    return text
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, RESULTS, results_text, parse, plot)

@@ -15,7 +15,6 @@ python bench/realtime_delivery.py --plot-only redraws the figure from the result
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -31,7 +30,7 @@ import matplotlib
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -254,20 +253,10 @@ def plot(rows: list[dict], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-async def main() -> None:
-    rows = [await measure(m) for m in ("short polling", "long polling", "SSE", "WebSocket")]
-    text = table(rows)
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the rounded figures, as --plot-only and the tests draw it
+async def results_text() -> str:
+    """The results table, measured now."""
+    return table([await measure(m) for m in ("short polling", "long polling", "SSE", "WebSocket")])
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        asyncio.run(main())
+    figure_cli.run(__doc__, RESULTS, lambda: asyncio.run(results_text()), parse, plot)

@@ -23,7 +23,6 @@ python bench/realtime_fanout.py --plot-only redraws the figure from the results 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -40,7 +39,7 @@ from pathlib import Path
 import matplotlib
 from websockets.asyncio.client import connect
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -271,25 +270,16 @@ def plot(rows: list[dict], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-async def main() -> None:
+async def results_text() -> str:
+    """The results table, measured now."""
     rows = []
     with processes() as ports:
         for clients in CLIENTS:
             for bus in BUSES:
                 rows += await measure(bus, clients, ports)
                 print(f"{bus} x {clients}: done", file=sys.stderr)
-    text = table(rows)
-    print(text, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    plot(parse(text))  # from the rounded figures, as --plot-only and the tests draw it
+    return table(rows)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(RESULTS.read_text()))
-    else:
-        asyncio.run(main())
+    figure_cli.run(__doc__, RESULTS, lambda: asyncio.run(results_text()), parse, plot)

@@ -14,7 +14,6 @@ nothing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import ssl
@@ -30,7 +29,7 @@ from aioquic.tls import SessionTicket
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from docs_tools import plots
+from docs_tools import figure_cli, plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -215,20 +214,10 @@ def plot(results: dict[str, tuple[float, float | None]], path: Path = FIGURE) ->
     plt.close(fig)
 
 
-def main() -> None:
-    results = asyncio.run(measure())
-    text = table(results)
-    print(text, end="")
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(text)
-    plot(parse(text))  # from the file's figures, so --plot-only redraws the same figure
+def results_text() -> str:
+    """The results table, measured now."""
+    return table(asyncio.run(measure()))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the figure from the results file, measure nothing")
-    if parser.parse_args().plot_only:
-        plot(parse(TABLE.read_text()))
-    else:
-        main()
+    figure_cli.run(__doc__, TABLE, results_text, parse, plot)
