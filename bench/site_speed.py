@@ -13,7 +13,10 @@
 
 Budgets: every page transfers at most 120 KB compressed and fetches no Mermaid; Lighthouse
 performance >= 98 and accessibility, best practices and SEO = 100 on every page; a cold strict
-build under 10 s. A missed budget is printed with by how much.
+build under 10 s. A missed budget is printed with by how much; a missed performance score also
+with why (the points each metric cost, from the median run, and where the main thread's time
+went) and what would meet it (the value of the costliest metric that would, the rest as
+measured, by Lighthouse's own scoring curves).
 
 Run: python bench/site_speed.py   (or `make bench`; about 15 minutes; needs Chromium ($CHROMIUM
 or /usr/bin/chromium) and Node 20 with npm; writes bench/results/site_speed.txt)
@@ -26,6 +29,7 @@ import functools
 import gzip
 import http.server
 import json
+import math
 import os
 import re
 import statistics
@@ -171,6 +175,7 @@ class Page:
     fetched_mermaid: bool = False
     largest: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes), biggest first
     inline: dict[str, int] = field(default_factory=dict)  # what inside the HTML weighs, compressed
+    performance: Performance | None = None  # the metrics of the run whose score is the median
 
 
 def pages_of(site: Path, site_url: str) -> list[Page]:
@@ -236,9 +241,111 @@ def ensure_lighthouse() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
 
 
-def lighthouse(url: str, times: int = 1) -> dict[str, list[float]]:
-    """Each category's scores over ``times`` runs."""
+@dataclass
+class Metric:
+    """One metric of Lighthouse's performance score, as one run measured it."""
+
+    name: str  # Lighthouse's audit id, e.g. "total-blocking-time"
+    weight: float  # its share of the score, the weights summing to 1
+    value: float  # ms (CLS: unitless)
+    score: float  # 0..1, from the log-normal curve set by p10 and median
+    p10: float
+    median: float
+
+    def score_at(self, value: float) -> float:
+        """Lighthouse's score for ``value`` (its Audit.computeLogNormalScore): a log-normal
+        curve through 0.9 at p10 and 0.5 at the median, a small boost above 0.9, then floored
+        to two decimals."""
+        if value <= 0:
+            return 1.0
+        spread = math.log(self.median / self.p10) / ERFINV_0_8
+        percentile = 0.5 * math.erfc(math.log(value / self.median) / spread)
+        if percentile > 0.9:
+            percentile += 0.05 * (percentile - 0.9)
+        return min(1.0, math.floor(percentile * 100) / 100)
+
+    def gain(self, value: float) -> float:
+        """What the performance score (0..1) gains if this metric measured ``value``."""
+        return self.weight * (self.score_at(value) - self.score_at(self.value))
+
+    def lost(self) -> float:
+        """The points of the performance score this metric cost."""
+        return 100 * self.weight * (1 - self.score)
+
+
+ERFINV_0_8 = 0.9061938024368232  # erf(x) = 0.8, so that a metric at p10 scores 0.9
+SHORT_NAMES = {"first-contentful-paint": "FCP", "speed-index": "Speed Index",
+               "largest-contentful-paint": "LCP", "total-blocking-time": "TBT",
+               "cumulative-layout-shift": "CLS"}
+
+
+@dataclass
+class Performance:
+    score: float
+    metrics: list[Metric]
+    main_thread: list[tuple[str, float]]  # groups of main-thread work, ms, largest first
+
+    def why(self) -> str:
+        """The metrics that cost points, largest loss first, and where the main thread went."""
+        costs = [f"{SHORT_NAMES[m.name]} {shown(m)} costs {m.lost():.1f}"
+                 for m in sorted(self.metrics, key=Metric.lost, reverse=True) if m.lost() >= 0.5]
+        work = ", ".join(f"{group} {ms / 1000:.2f} s" for group, ms in self.main_thread[:2])
+        return f"{'; '.join(costs)} points; main thread (4x slowed CPU): {work}"
+
+    def would_meet(self, budget: float) -> str:
+        """What would lift this run to ``budget``, the costliest metric first: each metric
+        that cannot close the gap alone is brought to where it scores 1, the next one to the
+        value that closes what is left. The others stay as measured."""
+        unrounded = sum(m.weight * m.score for m in self.metrics)  # what Lighthouse rounds
+        missing = (budget - 0.5) / 100 - unrounded  # x.5 rounds up to the budget
+        targets = []
+        for metric in sorted(self.metrics, key=Metric.lost, reverse=True):
+            if metric.lost() <= 0:
+                break
+            full = metric.gain(0)
+            enough = full >= missing + 1e-9  # a hair over: a sum exactly at x.5 may round down
+            low, high = 0.0, metric.value  # bisect: the largest value that gains enough
+            for _ in range(60):
+                middle = (low + high) / 2
+                gains = metric.gain(middle) >= (missing + 1e-9 if enough else full)
+                low, high = (middle, high) if gains else (low, middle)
+            if metric.name != "cumulative-layout-shift":
+                low = math.floor(low)  # shown in whole ms: round down, so it still meets
+            targets.append(f"{SHORT_NAMES[metric.name]} at most {shown(metric, low)}")
+            if enough:
+                return " and ".join(targets) + ", the rest as measured"
+            missing -= full
+        return "not reachable by these metrics alone"
+
+
+def shown(metric: Metric, value: float | None = None) -> str:
+    value = metric.value if value is None else value
+    if metric.name == "cumulative-layout-shift":
+        return f"{value:.3f}"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+def performance_of(report: dict) -> Performance:
+    audits = report["audits"]
+    metrics = []
+    for reference in report["categories"]["performance"]["auditRefs"]:
+        if reference["weight"] and reference["id"] in SHORT_NAMES:
+            audit = audits[reference["id"]]
+            options = audit["scoringOptions"]
+            metrics.append(Metric(reference["id"], reference["weight"] / 100,
+                                  audit["numericValue"], audit["score"],
+                                  options["p10"], options["median"]))
+    items = audits["mainthread-work-breakdown"]["details"]["items"]
+    main_thread = sorted(((item["groupLabel"], item["duration"]) for item in items),
+                         key=lambda group: group[1], reverse=True)
+    return Performance(round(report["categories"]["performance"]["score"] * 100), metrics,
+                       main_thread)
+
+
+def lighthouse(url: str, times: int = 1) -> tuple[dict[str, list[float]], list[Performance]]:
+    """Each category's scores over ``times`` runs, and each run's performance metrics."""
     runs: dict[str, list[float]] = {name: [] for name in CATEGORIES}
+    performances = []
     flags = " ".join(["--headless=new", *CHROMIUM_ARGS])
     for _ in range(times):
         result = subprocess.run(
@@ -250,23 +357,28 @@ def lighthouse(url: str, times: int = 1) -> dict[str, list[float]]:
         report = json.loads(result.stdout)
         for name in CATEGORIES:
             runs[name].append(round(report["categories"][name]["score"] * 100))
-    return runs
+        performances.append(performance_of(report))
+    return runs, performances
 
 
 def score_every_page(pages: list[Page]) -> None:
     """One Lighthouse run per page; two more on the slowest pages, reported as the median."""
-    runs = {}
+    runs, performances = {}, {}
     for number, page in enumerate(pages, 1):
         print(f"Lighthouse {number}/{len(pages)}: {page.url}", file=sys.stderr)
-        runs[page.url] = lighthouse(page.url)
+        runs[page.url], performances[page.url] = lighthouse(page.url)
     slowest = sorted(pages, key=lambda p: runs[p.url]["performance"][0])[:SLOWEST_RERUN]
     for page in slowest:
         print(f"Lighthouse, twice more: {page.url}", file=sys.stderr)
-        for name, scores in lighthouse(page.url, 2).items():
+        more, more_performances = lighthouse(page.url, 2)
+        for name, scores in more.items():
             runs[page.url][name] += scores
+        performances[page.url] += more_performances
     for page in pages:
         page.runs = len(runs[page.url]["performance"])
         page.scores = {name: statistics.median(scores) for name, scores in runs[page.url].items()}
+        by_score = sorted(performances[page.url], key=lambda run: run.score)
+        page.performance = by_score[len(by_score) // 2]  # the median run (1 or 3 runs)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -303,6 +415,10 @@ def report(pages: list[Page], cold: float, warm: float, drawing: tuple[int, floa
             parts = [f"{url.removeprefix(site_url) or 'index'} {size / 1000:.1f} KB"
                      for url, size in page.largest]
             lines.append(f"    largest: {'; '.join(parts)}")
+        budget = BUDGET_SCORES["performance"]
+        if page.performance and page.scores["performance"] < budget:
+            lines.append(f"    why: {page.performance.why()}")
+            lines.append(f"    would meet {budget}: {page.performance.would_meet(budget)}")
     lines.append("")
     lines.append(f"Strict build of the whole site ({os.cpu_count()} cores)")
     cold_ok = cold < BUDGET_BUILD_S
