@@ -83,10 +83,20 @@ def themed(value: str) -> str | None:
 
 
 def split_rules(css: str) -> list[tuple[str, str]]:
-    """Top-level ``(prelude, body)`` pairs of a stylesheet (a body may nest braces)."""
-    rules, depth, start, prelude_end = [], 0, 0, 0
-    for index, char in enumerate(css):
-        if char == "{":
+    """Top-level (prelude, body) pairs; a body may hold nested rules (@media, @supports).
+    Braces inside strings and comments do not count."""
+    rules, depth, start, prelude_end, index = [], 0, 0, 0, 0
+    while index < len(css):
+        char = css[index]
+        if char in "\"'":
+            index = css.find(char, index + 1)  # CSS strings here hold no escaped quotes
+            if index < 0:
+                break
+        elif css.startswith("/*", index):
+            index = css.find("*/", index + 2) + 1
+            if index <= 0:
+                break
+        elif char == "{":
             if depth == 0:
                 prelude_end = index
             depth += 1
@@ -95,6 +105,7 @@ def split_rules(css: str) -> list[tuple[str, str]]:
             if depth == 0:
                 rules.append((css[start:prelude_end].strip(), css[prelude_end + 1 : index]))
                 start = index + 1
+        index += 1
     return rules
 
 

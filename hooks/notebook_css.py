@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from docs_tools.diagrams import split_rules  # top-level rules; strings, comments skipped
+
 STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
 CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
@@ -17,33 +19,6 @@ CUSTOM_PROPERTY = re.compile(r"(--[\w-]+)\s*:")
 VAR_USE = re.compile(r"var\(\s*(--[\w-]+)")
 # Classes inside :is(), :where(), :not() need not all be present: keep such rules (to be safe).
 PARENTHESES = re.compile(r"\([^()]*\)")
-
-
-def split_rules(css: str) -> list[tuple[str, str]]:
-    """Top-level (prelude, body) pairs; a body may hold nested rules (@media, @supports).
-    Braces inside strings and comments do not count."""
-    rules, depth, start, prelude_end, index = [], 0, 0, 0, 0
-    while index < len(css):
-        char = css[index]
-        if char in "\"'":
-            index = css.find(char, index + 1)  # CSS strings here hold no escaped quotes
-            if index < 0:
-                break
-        elif css.startswith("/*", index):
-            index = css.find("*/", index + 2) + 1
-            if index <= 0:
-                break
-        elif char == "{":
-            if depth == 0:
-                prelude_end = index
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                rules.append((css[start:prelude_end].strip(), css[prelude_end + 1 : index]))
-                start = index + 1
-        index += 1
-    return rules
 
 
 def keep_rules(css: str, classes: set[str]) -> str:
