@@ -66,6 +66,23 @@ async def serving(server):
         await server.close()
 
 
+async def read_to_close(port: int, data: bytes, *, eof: bool = False,
+                        timeout: float = 5) -> bytes:
+    """Send ``data`` on a new loopback connection (then a FIN, if ``eof``); everything the
+    server sent before it closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        if eof:
+            writer.write_eof()
+        async with asyncio.timeout(timeout):
+            return await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
 async def closed_port() -> int:
     """A port nobody listens on (bound, then released): connecting to it is refused."""
     server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)

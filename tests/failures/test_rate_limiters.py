@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from tests.support import DOCS, SNIPPETS, load_snippet, serving
+from tests.support import DOCS, SNIPPETS, load_snippet, read_to_close, serving
 
 rl = load_snippet("failures/rate_limiters.py")
 
@@ -436,18 +436,6 @@ async def test_the_leaky_bucket_holds_a_request_for_its_turn():
         statuses = [(await client.get("/")).status_code for _ in range(3)]
     assert statuses == [200, 200, 429] and waits == [0.5]
 
-
-async def raw(port: int, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        async with asyncio.timeout(5):
-            return await reader.read()  # the server answers and closes
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 @pytest.mark.parametrize(("request_bytes", "status", "error"), [
     (b"GET / HTTP/1.1\r\nX-API-Key: no spaces\r\n\r\n", 400, "X-API-Key must be"),
     (b"GET / HTTP/1.1\r\nX-API-Key: " + b"k" * 65 + b"\r\n\r\n", 400, "X-API-Key must be"),
@@ -477,7 +465,7 @@ async def test_bad_requests_get_a_clear_error_and_others_are_unharmed(request_by
             writer.close()
             await writer.wait_closed()
         else:
-            answer = await raw(port, request_bytes)
+            answer = await read_to_close(port, request_bytes)
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {status} ".encode()) and b"Connection: close" in head
         assert error in json.loads(body)["error"]

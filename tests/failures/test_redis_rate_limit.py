@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from tests.support import closed_port, load_snippet, serving
+from tests.support import closed_port, load_snippet, read_to_close, serving
 
 rrl = load_snippet("failures/redis_rate_limit.py")
 
@@ -174,20 +174,6 @@ async def test_when_redis_is_down_the_server_fails_open_or_closed(fail_open, sta
     else:
         assert response.headers["retry-after"] == "1"
 
-
-async def raw(port: int, request: bytes, eof: bool = False) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        if eof:
-            writer.write_eof()
-        async with asyncio.timeout(5):
-            return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 @pytest.mark.parametrize(("request_bytes", "status", "error"), [
     (b"GET / HTTP/1.1\r\nX-API-Key: a b\r\n\r\n", 400, "X-API-Key must be"),
     (b"GET / HTTP/1.0\r\n\r\n", 505, "only HTTP/1.1"),
@@ -207,7 +193,7 @@ async def test_bad_requests_get_a_clear_error_and_others_are_unharmed(redis, req
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5,
                               trust_env=False) as client:
         assert (await client.get("/")).status_code == 200
-        head, _, body = (await raw(port, request_bytes)).partition(b"\r\n\r\n")
+        head, _, body = (await read_to_close(port, request_bytes)).partition(b"\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {status} ".encode()) and b"Connection: close" in head
         assert error in json.loads(body)["error"]
         assert (await client.get("/")).status_code == 200  # the kept-alive connection
@@ -215,10 +201,10 @@ async def test_bad_requests_get_a_clear_error_and_others_are_unharmed(redis, req
 
 async def test_a_truncated_or_stalled_request_is_cut_off(redis, monkeypatch):
     async with http_server(redis) as (server, port):
-        answer = await raw(port, b"GET / HTTP/1.1\r\nHost: x", eof=True)
+        answer = await read_to_close(port, b"GET / HTTP/1.1\r\nHost: x", eof=True)
         assert answer.startswith(b"HTTP/1.1 400 ") and b"truncated" in answer
         monkeypatch.setattr(rrl, "IDLE_TIMEOUT", 0.05)
-        assert await raw(port, b"GET / HTTP/1.1\r\n") == b""  # closed after the timeout
+        assert await read_to_close(port, b"GET / HTTP/1.1\r\n") == b""  # closed after the timeout
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\n\r\n")
         await reader.readuntil(b"\r\n\r\n")

@@ -18,7 +18,7 @@ import dns.resolver
 import pytest
 import trustme
 
-from tests.support import load_snippet
+from tests.support import load_snippet, read_to_close
 
 one = load_snippet("fundamentals/one_request.py")
 
@@ -272,20 +272,6 @@ async def fetch_through(port: int, root: trustme.CA, name: str = "www.shop.examp
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
 
-
-async def closed_after(port: int, data: bytes) -> bytes:
-    """Send ``data`` to the balancer; what came back before it closed the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        async with asyncio.timeout(5):
-            return await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-
-
 async def test_the_balancer_closes_what_is_not_a_client_hello_and_serves_others(backends, root):
     reports: list[str] = []
     balancer = one.Balancer({"www.shop.example": backends}, hello_timeout=0.3,
@@ -293,10 +279,10 @@ async def test_the_balancer_closes_what_is_not_a_client_hello_and_serves_others(
     port = await balancer.start()
     try:
         silent_reader, silent_writer = await asyncio.open_connection("127.0.0.1", port)
-        assert await closed_after(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
-        assert await closed_after(port, b"\x16\x03\x01\xff\xff") == b""  # a 64 KiB record
-        assert await closed_after(port, RFC8448_CLIENT_HELLO[:100]) == b""  # then silence
-        assert await closed_after(port, hello_record(b"\x0b\x00\x00\x00")) == b""
+        assert await read_to_close(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+        assert await read_to_close(port, b"\x16\x03\x01\xff\xff") == b""  # a 64 KiB record
+        assert await read_to_close(port, RFC8448_CLIENT_HELLO[:100]) == b""  # then silence
+        assert await read_to_close(port, hello_record(b"\x0b\x00\x00\x00")) == b""
         assert await fetch_through(port, root) == "b1: GET /x, request 1 on this connection"
         async with asyncio.timeout(5):
             assert await silent_reader.read() == b""  # the silent client: cut off
@@ -419,27 +405,13 @@ async def test_the_dns_server_answers_over_udp_and_tcp_and_survives_bad_clients(
         tcp = await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=2)
         assert udp.answer == tcp.answer and udp.answer[0][0].to_text() == "127.0.0.1"
         # garbage over TCP: the server closes that connection
-        assert await closed_after_dns(port, struct.pack("!H", 3) + b"abc") == b""
-        assert await closed_after_dns(port, b"\x00") == b""  # half a length, then gone
+        assert await read_to_close(port, struct.pack("!H", 3) + b"abc") == b""
+        assert await read_to_close(port, b"\x00", eof=True) == b""  # half a length, then gone
         again = await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=2)
         assert again.answer == udp.answer
     finally:
         await server.close()
     assert server.queries == ["shop.example. A"] * 3
-
-
-async def closed_after_dns(port: int, data: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        if len(data) < 2:
-            writer.write_eof()
-        async with asyncio.timeout(5):
-            return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
 
 async def test_the_dns_server_refuses_a_port_whose_udp_side_is_taken():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:

@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from tests import support
-from tests.support import closed_port, load_snippet
+from tests.support import closed_port, load_snippet, read_to_close
 
 fanout = load_snippet("realtime/fanout.py")
 
@@ -54,17 +54,6 @@ async def redis_client(port: int):
 async def recv(websocket) -> str:
     async with asyncio.timeout(5):
         return await websocket.recv()
-
-
-async def raw(port: int, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        async with asyncio.timeout(5):
-            return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 # --- Pub/sub: the chat --------------------------------------------------------------------------
@@ -229,7 +218,7 @@ async def test_sse_on_the_wire_heartbeats_and_bad_requests(redis):
                                 (b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n", b"400"),
                                 (b"GET /events HTTP/1.1\r\n", b"400")]:
             if request.endswith(b"\r\n\r\n") or request.count(b"\r\n") > 1:
-                response = await raw(port, request)
+                response = await read_to_close(port, request)
             else:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(request)
@@ -239,7 +228,7 @@ async def test_sse_on_the_wire_heartbeats_and_bad_requests(redis):
                 writer.close()
                 await writer.wait_closed()
             assert response.startswith(b"HTTP/1.1 " + status), (request[:40], response)
-        head = await raw(port, b"HEAD /events HTTP/1.1\r\n\r\n")
+        head = await read_to_close(port, b"HEAD /events HTTP/1.1\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")
 
 
@@ -496,7 +485,7 @@ async def test_a_balancer_with_no_live_backend_closes_and_idle_connections_are_c
     balancer = fanout.Balancer([dead])
     port = await balancer.start()
     try:
-        assert await raw(port, b"GET / HTTP/1.1\r\n\r\n") == b""
+        assert await read_to_close(port, b"GET / HTTP/1.1\r\n\r\n") == b""
     finally:
         await balancer.close()
 

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from tests import support
-from tests.support import load_snippet
+from tests.support import load_snippet, read_to_close
 
 sse = load_snippet("realtime/sse.py")
 
@@ -142,23 +142,11 @@ async def take(stream, count: int) -> list:
                 return got
     raise AssertionError("stream ended")  # pragma: no cover
 
-
-async def raw_request(port: int, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        async with asyncio.timeout(5):
-            return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 async def test_stream_headers_retry_and_events_on_the_wire():
     async with running(retry_ms=1234) as (hub, port):
         await hub.publish("hello")
         hub.drop_after = 1
-        body = await raw_request(port, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        body = await read_to_close(port, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, rest = body.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Content-Type: text/event-stream" in head and b"Cache-Control: no-cache" in head
