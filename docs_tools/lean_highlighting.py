@@ -10,6 +10,10 @@ blocking time). Two kinds say nothing the reader can see:
   punctuation spans) are drawn alike, so they become one span.
 
 Only <code> elements are touched; the text, and so copying and search, are unchanged.
+
+A code block's <code> also gets its line count (``style="--lines: 12"``): the browser lays out a
+block only when the reader scrolls near it (``content-visibility`` in extra.css), and until
+then keeps the height those lines will take, so that the page does not jump.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from markdown import Extension
 from markdown.postprocessors import Postprocessor
 
-CODE = re.compile(r"(<code[^>]*>)(.*?)(</code>)", re.S)
+CODE = re.compile(r"(<pre[^>]*>(?:<span></span>)?)?(<code[^>]*>)(.*?)(</code>)", re.S)
 NAME = re.compile(r'<span class="n">([^<]*)</span>')
 NEIGHBOURS = re.compile(r'<span class="([\w ]+)">([^<]*)</span><span class="\1">')
 
@@ -33,10 +37,22 @@ def lean(code: str) -> str:
         code = merged
 
 
+def with_line_count(code_tag: str, code: str) -> str:
+    """<code> of a block, with its number of lines as --lines (see the module's docstring)."""
+    lines = code.count("\n") + (not code.endswith("\n"))
+    return code_tag[:-1] + f' style="--lines: {lines}">'
+
+
+def leaner(found: re.Match) -> str:
+    pre, code_tag, code, end = found.groups()
+    if pre and "style=" not in code_tag:
+        code_tag = with_line_count(code_tag, code)
+    return (pre or "") + code_tag + lean(code) + end
+
+
 class LeanHighlighting(Postprocessor):
     def run(self, text: str) -> str:
-        return CODE.sub(lambda found: found.group(1) + lean(found.group(2)) + found.group(3),
-                        text)
+        return CODE.sub(leaner, text)
 
 
 class LeanHighlightingExtension(Extension):

@@ -58,8 +58,8 @@ def site_socket() -> Iterator[socket.socket]:
     """A listening socket on a port the OS chose, reserved for the whole run.
 
     The site is built with ``site_url`` on this port and the browser suite serves it from this
-    very socket: Material's instant navigation works only when the served origin is the
-    ``site_url``, and a port the OS picked never clashes with a running ``make serve``.
+    very socket: the pages' canonical links and sitemap then name the origin the browser
+    loads, and a port the OS picked never clashes with a running ``make serve``.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -46,7 +46,7 @@ Element.prototype.attachShadow = function (init) {
 """
 
 
-# Material's document$ emits once a page is set up (also after instant navigation); the site's
+# Material's document$ emits once a page is set up; the site's
 # scripts subscribe to it. A subscriber added now runs after them (it replays the last page).
 MATERIAL_READY = """() => typeof document$ !== "undefined" && new Promise((resolve) => {
   const subscription = document$.subscribe(() => setTimeout(() => {

@@ -1,10 +1,12 @@
 // What a reader sees of the page now shown, measured in the browser (tests/site/test_pages.py).
 // Returns a report; the Python tests decide what is a failure. Evaluated as one function.
 async () => {
-  // A reader who scrolls gets every figure laid out (figures.css defers the ones below the fold:
-  // content-visibility): lay them all out, and let the page's scripts see their sizes.
+  // A reader who scrolls gets every figure and code block laid out (figures.css and extra.css
+  // defer the ones below the fold: content-visibility): lay them all out, and let the page's
+  // scripts see their sizes.
   const shown = document.createElement("style");
-  shown.textContent = ".diagram, .plot-box { content-visibility: visible !important; }";
+  shown.textContent = ".diagram, .plot-box, .highlight pre > code " +
+    "{ content-visibility: visible !important; }";
   document.head.append(shown);
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   await new Promise((resolve) => setTimeout(resolve, 0));
@@ -223,12 +225,26 @@ async () => {
   }
   report.codeColourPairs = pairs.size;
 
-  // Code blocks (fences, notebook input cells) have Material's copy button
+  // Code blocks (fences, notebook input cells) have Material's copy button. Material adds it
+  // when a block comes into view (content.lazy), so a block without one is scrolled to, as a
+  // reader would, before it counts as missing; then the page is put back where it was. A block
+  // the reader cannot see yet (in a closed <details>) gets its button when it is shown.
+  const hasButton = (pre) => pre.querySelector("button[data-md-type='copy']");
+  const scrolledTo = [scrollX, scrollY];
   for (const pre of article.querySelectorAll(
     ".highlight pre:has(> code), .jp-InputArea .highlight-ipynb > pre")) {
+    if (!visible(pre)) continue;
     report.codeBlocks += 1;
-    if (!pre.querySelector("button[data-md-type='copy']")) report.codeWithoutCopyButton += 1;
+    if (!hasButton(pre)) {
+      pre.scrollIntoView({ block: "center" });
+      // Material's IntersectionObserver reports after a frame or more: wait up to ~2 s for it
+      for (let frame = 0; frame < 120 && !hasButton(pre); frame++) {
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+      }
+    }
+    if (!hasButton(pre)) report.codeWithoutCopyButton += 1;
   }
+  scrollTo(...scrolledTo);
   for (const box of article.querySelectorAll(".diagram")) report.figures.push(figureReport(box, "diagram"));
   for (const box of article.querySelectorAll(".plot-box")) report.figures.push(figureReport(box, "plot"));
 

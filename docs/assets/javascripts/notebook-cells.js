@@ -1,6 +1,6 @@
 // Notebook pages (mkdocs-jupyter) render code cells as <div class="highlight-ipynb"><pre>,
-// which Material's code-block features do not reach. On the first load and after every
-// instant-navigation hop (document$ emits on both):
+// which Material's code-block features do not reach. Once Material has set the page up
+// (document$):
 // - cells that scroll sideways become reachable with the keyboard (axe: scrollable-region-focusable);
 // - each input cell gets Material's copy button (Material's clipboard handler serves any
 //   button with data-clipboard-target, so the button works and looks like the others).

@@ -1,7 +1,7 @@
 // The program boxes of docs_tools/programs.py. "Copy" puts the whole file on the clipboard and
 // "Show it here" reads it into the page under the box (again: hides it); both fetch the file only
 // when asked, so a page does not carry every program it offers. Without JavaScript the links
-// simply open the file. Bound on the first load and after every instant-navigation hop.
+// simply open the file. Bound once Material has set the page up (document$).
 function programSay(box, text) {
   var status = box.querySelector(".program__status");
   if (!status) {

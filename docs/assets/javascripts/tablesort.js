@@ -1,6 +1,5 @@
 // Tables wrapped in <div class="sortable" markdown> sort when a header is clicked
-// (numerically where the column holds numbers). document$ emits on the first load and
-// again after every instant-navigation hop, so tables on pages reached that way sort too.
+// (numerically where the column holds numbers), once Material has set the page up (document$).
 
 var LEADING_NUMBER = /^[-+]?\d[\d,]*(\.\d+)?/;
 
