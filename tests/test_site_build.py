@@ -139,3 +139,29 @@ def test_vendored_libraries_carry_their_licences(built_site: Path):
     assert (vendor / "mermaid" / "LICENSE").is_file()
     assert (vendor / "tablesort" / "LICENCE").is_file()
     assert "mermaid 11." in (vendor / "VERSIONS").read_text()
+
+
+# A site script, and what in a page's article means the page uses it (overrides/main.html).
+SCRIPT_USES = {
+    "assets/vendor/tablesort/tablesort.min.js": ['class="sortable"'],
+    "assets/javascripts/tablesort.js": ['class="sortable"'],
+    "assets/javascripts/figures.js": ['class="diagram"', 'class="plot-box"'],
+    "assets/javascripts/programs.js": ["data-program="],
+    "assets/javascripts/notebook-cells.js": ["jupyter-wrapper"],
+}
+
+
+def test_a_page_loads_the_scripts_it_uses_and_no_other(built_site: Path):
+    """Each site script is on the pages whose article uses it, and only there; palette.js is
+    on every page (every page has the palette toggle)."""
+    loading = {script: 0 for script in SCRIPT_USES}
+    for page in pages(built_site):
+        html = page.read_text()
+        article = html[html.index("<article"):html.index("</article>")]
+        sources = set(re.findall(r'<script src="(?:\.\./)*/?([^"]+)"', html))
+        assert "assets/javascripts/palette.js" in sources, page
+        for script, uses in SCRIPT_USES.items():
+            used = any(use in article for use in uses)
+            assert (script in sources) == used, f"{page}: {script} {'not ' * used}loaded"
+            loading[script] += used
+    assert all(loading.values()), loading  # each script is used somewhere: the check checked
