@@ -148,17 +148,19 @@ SCRIPT_USES = {
     "assets/javascripts/figures.js": ['class="diagram"', 'class="plot-box"'],
     "assets/javascripts/programs.js": ["data-program="],
     "assets/javascripts/notebook-cells.js": ["jupyter-wrapper"],
+    "assets/stylesheets/notebook.css": ["jupyter-wrapper"],
 }
 
 
-def test_a_page_loads_the_scripts_it_uses_and_no_other(built_site: Path):
-    """Each site script is on the pages whose article uses it, and only there; palette.js is
-    on every page (every page has the palette toggle)."""
+def test_a_page_loads_the_scripts_and_styles_it_uses_and_no_other(built_site: Path):
+    """Each site script, and the notebook stylesheet, is on the pages whose article uses it, and
+    only there; palette.js is on every page (every page has the palette toggle)."""
     loading = {script: 0 for script in SCRIPT_USES}
     for page in pages(built_site):
         html = page.read_text()
         article = html[html.index("<article"):html.index("</article>")]
         sources = set(re.findall(r'<script src="(?:\.\./)*/?([^"]+)"', html))
+        sources |= set(re.findall(r'<link rel="stylesheet" href="(?:\.\./)*/?([^"]+)"', html))
         assert "assets/javascripts/palette.js" in sources, page
         for script, uses in SCRIPT_USES.items():
             used = any(use in article for use in uses)
