@@ -22,8 +22,8 @@ from markdown import Extension
 from markdown.treeprocessors import Treeprocessor
 
 WRAPPED = "wrapped"
-OPEN = ('<div class="md-typeset__scrollwrap"><div class="md-typeset__table">'
-        f'<table class="{WRAPPED}">')
+SCROLLWRAP, HOLDER = "md-typeset__scrollwrap", "md-typeset__table"  # Material's two containers
+OPEN = f'<div class="{SCROLLWRAP}"><div class="{HOLDER}"><table class="{WRAPPED}">'
 CLOSE = "</table></div></div>"
 BARE_TABLE = re.compile(r"<table>(.*?)</table>", re.S)  # a Markdown table: none nested in it
 
@@ -38,8 +38,8 @@ class WrapTables(Treeprocessor):
         found = [(parent, child) for parent in root.iter() for child in parent
                  if child.tag == "table" and "class" not in child.attrib]
         for parent, table in found:
-            scrollwrap = etree.Element("div", {"class": "md-typeset__scrollwrap"})
-            holder = etree.SubElement(scrollwrap, "div", {"class": "md-typeset__table"})
+            scrollwrap = etree.Element("div", {"class": SCROLLWRAP})
+            holder = etree.SubElement(scrollwrap, "div", {"class": HOLDER})
             parent.insert(list(parent).index(table), scrollwrap)
             parent.remove(table)
             holder.append(table)
